@@ -1,0 +1,116 @@
+"""The ``pgwarden`` command line: the only place errors become exit codes.
+
+Exit codes: 0 success, 1 a finding at or above ``--fail-on``, 2 usage or
+configuration error, 3 target unreachable or lacking what the command needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pgwarden import __version__
+from pgwarden.cli import config_cmd, db_cmd, demo_cmd, embedded_cmd
+from pgwarden.cli.output import err
+from pgwarden.cli.runtime import Runtime
+from pgwarden.config import load_settings
+from pgwarden.errors import PgwardenError
+
+app = typer.Typer(
+    name="pgwarden",
+    help="PostgreSQL performance governance: observe, maintain, plan and operate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pgwarden {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--dsn",
+            envvar="PGWARDEN_DSN",
+            show_envvar=True,
+            help="Target database (libpq DSN or URI); default: libpq PG* variables.",
+        ),
+    ] = None,
+    repository_dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--repository-dsn",
+            envvar="PGWARDEN_REPOSITORY_DSN",
+            show_envvar=True,
+            help="Database holding pgwarden's schema; default: the target.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="PGWARDEN_CONFIG",
+            help="Settings file (default: ./pgwarden.toml when present).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="Output format: json, table, md or html."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log details and show tracebacks.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    overrides = {"dsn": dsn, "repository_dsn": repository_dsn}
+    settings = load_settings(config, overrides)
+    ctx.obj = Runtime(settings=settings, format=None, debug=debug)
+    if fmt is not None:
+        ctx.obj = Runtime(
+            settings=settings, format=ctx.obj.output_format(fmt), debug=debug
+        )
+
+
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(embedded_cmd.app, name="embedded")
+app.add_typer(demo_cmd.db_app, name="demo-db")
+app.command("demo")(demo_cmd.demo)
+app.command("doctor")(db_cmd.doctor)
+app.command("init")(db_cmd.init)
+
+
+def main() -> None:
+    """Console entry point."""
+    debug = "--debug" in sys.argv
+    try:
+        app(prog_name="pgwarden")
+    except PgwardenError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,92 @@
+"""``pgwarden demo`` and ``pgwarden demo-db``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pgwarden import pg
+from pgwarden.cli.output import err, out
+from pgwarden.cli.runtime import runtime
+
+db_app = typer.Typer(help="The reference application database.", no_args_is_help=True)
+
+Scale = Annotated[
+    str, typer.Option("--scale", help="tiny, small or medium.", case_sensitive=False)
+]
+
+
+SCALES = ("tiny", "small", "medium")
+
+
+def _check_scale(scale: str) -> str:
+    if scale not in SCALES:
+        raise typer.BadParameter(
+            f"{scale!r} is not one of {', '.join(SCALES)}", param_hint="--scale"
+        )
+    return scale
+
+
+@db_app.command("load")
+def load(
+    ctx: typer.Context,
+    scale: Scale = "small",
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Drop and reload existing reference tables.")
+    ] = False,
+) -> None:
+    """Create the reference app schema and data in the target database."""
+    from pgwarden.demo import data
+
+    rt = runtime(ctx)
+    with pg.connect(
+        rt.target_dsn(), autocommit=False, statement_timeout_ms=None
+    ) as conn:
+        summary = data.load(
+            conn,
+            _check_scale(scale),
+            reset=reset,
+            on_step=lambda s: err.print(f"  {s}"),
+        )
+    rows = sum(summary.row_counts.values())
+    err.print(
+        f"loaded scale {summary.scale}: {len(summary.row_counts)} tables, "
+        f"{rows:,} rows in {summary.seconds:.1f} s into {pg.describe(rt.target_dsn())}"
+    )
+
+
+def demo(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Embedded server directory.")
+    ] = None,
+    scale: Scale = "small",
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration", help="Stop after this many seconds (default: Ctrl-C)."
+        ),
+    ] = None,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Reference app actions per second.")
+    ] = 5.0,
+    keep_running: Annotated[
+        bool,
+        typer.Option("--keep-running", help="Leave the server running at the end."),
+    ] = False,
+) -> None:
+    """Run the embedded server with reference data and a live workload."""
+    from pgwarden.demo.run import DemoOptions, run_demo
+
+    rt = runtime(ctx)
+    options = DemoOptions(
+        data_dir=data_dir or rt.settings.embedded.data_dir,
+        pg_bin=rt.settings.embedded.pg_bin,
+        scale=_check_scale(scale),
+        duration=duration,
+        rate=rate,
+        keep_running=keep_running,
+    )
+    run_demo(options, say=err.print, show=out.print)

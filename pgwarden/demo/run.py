@@ -1,0 +1,99 @@
+"""``pgwarden demo``: embedded server, reference data and a live workload."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pgwarden.demo.workload import WorkloadStats, run_light_workload
+from psycopg import sql
+
+from pgwarden import pg, repository
+from pgwarden.demo import data
+from pgwarden.embedded import EmbeddedServer
+from pgwarden.paths import default_embedded_dir
+
+DEMO_DATABASE = "pgwarden_demo"
+
+Say = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data_dir: Path | None = None
+    pg_bin: Path | None = None
+    scale: str = "small"
+    duration: float | None = None
+    rate: float = 5.0
+    keep_running: bool = False
+
+
+def run_demo(options: DemoOptions, say: Say, show: Say) -> WorkloadStats:
+    """Run the demo until Ctrl-C or ``duration``; stop the server it started."""
+    server = EmbeddedServer(options.data_dir or default_embedded_dir(), options.pg_bin)
+    was_running = server.status().running
+    status = server.start()
+    say(
+        f"PostgreSQL {status.major_version} on 127.0.0.1:{status.port} "
+        f"(data in {status.data_dir})"
+    )
+    try:
+        dsn = ensure_database(server, DEMO_DATABASE)
+        prepare(dsn, options.scale, say)
+        show(f"DSN: {dsn}")
+        show("Workload running; press Ctrl-C to stop.")
+        stats = asyncio.run(_workload(dsn, options))
+        say(_summary(stats))
+        return stats
+    finally:
+        if not was_running and not options.keep_running:
+            server.stop()
+            say("embedded server stopped; the data directory is kept for the next run")
+
+
+def ensure_database(server: EmbeddedServer, dbname: str) -> str:
+    """Create ``dbname`` on the server if absent; return its DSN."""
+    with pg.connect(server.dsn()) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [dbname]
+        ).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    return server.dsn(dbname)
+
+
+def prepare(dsn: str, scale: str, say: Say) -> None:
+    """Reference data (loaded once), pg_stat_statements and pgwarden's schema."""
+    with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
+        if data.reference_tables_present(conn):
+            say("reference data already loaded")
+            conn.rollback()
+        else:
+            say(f"loading reference data (scale {scale})")
+            summary = data.load(conn, scale, on_step=lambda step: say(f"  {step}"))
+            say(f"loaded in {summary.seconds:.1f} s")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.commit()
+        repository.migrate(conn)
+
+
+async def _workload(dsn: str, options: DemoOptions) -> WorkloadStats:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if options.duration is not None:
+        loop.call_later(options.duration, stop.set)
+    try:
+        return await run_light_workload(dsn, stop=stop, rate_per_second=options.rate)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _summary(stats: WorkloadStats) -> str:
+    return f"workload: {stats}"
