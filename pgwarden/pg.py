@@ -73,10 +73,18 @@ def connect(
 
 
 def _first_line(exc: BaseException) -> str:
+    """libpq's reason on one line, without the per-address "connection to" prefix."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    # libpq repeats "connection to server at ... failed:" per address; keep the reason
-    reasons = [line.split("failed:", 1)[-1].strip() for line in lines]
-    return reasons[-1] if reasons else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    reason = lines[-1] if "failed:" in lines[-1] else " ".join(lines)
+    for line in reversed(lines):
+        if "failed:" in line:
+            tail = " ".join(lines[lines.index(line) + 1 :])
+            reason = line.rsplit("failed:", 1)[1].strip()
+            reason = f"{reason} ({tail})" if tail else reason
+            break
+    return reason
 
 
 def server_version_num(conn: psycopg.Connection[Any]) -> int:

@@ -43,6 +43,8 @@ def _servers() -> list[str]:
 class TestServer:
     """A PostgreSQL server the tests may create and drop databases on."""
 
+    __test__ = False
+
     name: str
     admin_dsn: str
     version_num: int

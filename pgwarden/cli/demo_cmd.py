@@ -50,9 +50,9 @@ def load(
             reset=reset,
             on_step=lambda s: err.print(f"  {s}"),
         )
-    rows = sum(summary.row_counts.values())
+    rows = sum(summary.rows.values())
     err.print(
-        f"loaded scale {summary.scale}: {len(summary.row_counts)} tables, "
+        f"loaded scale {summary.scale}: {len(summary.rows)} tables, "
         f"{rows:,} rows in {summary.seconds:.1f} s into {pg.describe(rt.target_dsn())}"
     )
 

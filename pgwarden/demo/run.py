@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pgwarden.demo.workload import WorkloadStats, run_light_workload
 from psycopg import sql
 
 from pgwarden import pg, repository
 from pgwarden.demo import data
+from pgwarden.demo.workload import WorkloadStats, run_light_workload
 from pgwarden.embedded import EmbeddedServer
 from pgwarden.paths import default_embedded_dir
 

@@ -48,7 +48,8 @@ def test_file_then_env_then_overrides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "pgwarden.toml").write_text(
-        'dsn = "host=filehost"\n[alerts]\ncache_hit_ratio_pct = 55\nindex_bloat_pct = 25\n'
+        'dsn = "host=filehost"\n'
+        "[alerts]\ncache_hit_ratio_pct = 55\nindex_bloat_pct = 25\n"
     )
     s = load_settings()
     assert s.alerts.cache_hit_ratio_pct == 55
@@ -95,7 +96,7 @@ def test_invalid_value_from_env_names_the_variable(
 def test_window_format_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
     path.write_text('[maintenance]\nwindow_start = "2am"\n')
-    with pytest.raises(ConfigurationError, match="maintenance.window_start"):
+    with pytest.raises(ConfigurationError, match=r"maintenance\.window_start"):
         load_settings(path)
 
 

@@ -1,0 +1,33 @@
+"""``pgwarden doctor``: capabilities and privileges, each missing one with its fix.
+
+``gather`` reads the server (guarded, never fatal), ``evaluate`` judges the facts
+without I/O, ``run`` does both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from pgwarden.doctor.checks import evaluate
+from pgwarden.doctor.facts import DoctorFacts, Extension, Maintenance
+from pgwarden.doctor.gather import gather
+from pgwarden.doctor.report import Check, DoctorReport
+
+__all__ = [
+    "Check",
+    "DoctorFacts",
+    "DoctorReport",
+    "Extension",
+    "Maintenance",
+    "evaluate",
+    "gather",
+    "run",
+]
+
+
+def run(conn: psycopg.Connection[Any]) -> DoctorReport:
+    """Gather and evaluate: the report ``pgwarden doctor`` prints."""
+    facts = gather(conn)
+    return DoctorReport(facts.server_version_num, tuple(evaluate(facts)))
