@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 
 from pgwarden import __version__
-from pgwarden.cli import config_cmd, db_cmd, demo_cmd, embedded_cmd
+from pgwarden.cli import (
+    collect_cmd,
+    config_cmd,
+    db_cmd,
+    demo_cmd,
+    embedded_cmd,
+    slowlog_cmd,
+)
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
@@ -99,6 +106,9 @@ app.add_typer(demo_cmd.db_app, name="demo-db")
 app.command("demo")(demo_cmd.demo)
 app.command("doctor")(db_cmd.doctor)
 app.command("init")(db_cmd.init)
+app.command("collect")(collect_cmd.collect)
+app.command("slow-queries")(slowlog_cmd.slow_queries)
+app.command("ingest-log")(slowlog_cmd.ingest_log)
 
 
 def main() -> None:

@@ -1,0 +1,88 @@
+"""``pgwarden slow-queries`` and ``pgwarden ingest-log``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pgwarden import pg
+from pgwarden.cli.output import emit_json, emit_rows, err
+from pgwarden.cli.runtime import Runtime, runtime
+from pgwarden.errors import ConfigurationError
+
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="json, table or md.")
+]
+_TABLE_COLUMNS = ("ts", "severity", "duration_ms", "database", "source", "caller")
+
+
+def slow_queries(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option("--since", help="How far back: 30m, 1h, 2d.")
+    ] = "1h",
+    min_ms: Annotated[
+        float, typer.Option("--min-ms", help="Only queries at least this slow.")
+    ] = 100,
+    fmt: FormatOption = None,
+) -> None:
+    """List recent slow queries (normalised text, severity, caller, source)."""
+    from pgwarden.slowlog.report import parse_since, recent
+
+    rt = runtime(ctx)
+    try:
+        start = datetime.now(UTC) - parse_since(since)
+    except ValueError as exc:
+        raise ConfigurationError(f"--since: {exc}") from exc
+    with pg.connect(rt.repository_dsn()) as conn:
+        rows = recent(conn, start, min_ms)
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
+        emit_json(rows)
+        return
+    emit_rows(chosen, f"slow queries since {since}", [*_TABLE_COLUMNS, "query"],
+              [_table_row(row) for row in rows])  # fmt: skip
+
+
+def _table_row(row: dict[str, Any]) -> list[Any]:
+    cells = [row[column] for column in _TABLE_COLUMNS]
+    cells[0] = row["ts"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    cells[2] = f"{row['duration_ms']:.1f}"
+    query = " ".join(str(row["query"]).split())
+    return [*cells, query if len(query) <= 120 else query[:117] + "..."]
+
+
+def ingest_log(
+    ctx: typer.Context,
+    path: Annotated[
+        str, typer.Argument(help="A jsonlog/csvlog file or directory, or - for stdin.")
+    ],
+) -> None:
+    """Read slow statements from a PostgreSQL server log into the slow query log."""
+    from pgwarden.slowlog import ingest_server_log, ingest_stream
+    from pgwarden.slowlog.severity import Thresholds
+    from pgwarden.slowlog.store import ensure_target
+
+    rt = runtime(ctx)
+    thresholds = Thresholds.from_settings(rt.settings.slow_queries)
+    if path != "-" and not Path(path).exists():
+        raise ConfigurationError(f"{path}: no such file or directory")
+    with pg.connect(rt.repository_dsn()) as conn:
+        target_id = ensure_target(conn, _target_name(rt))
+        if path == "-":
+            result = ingest_stream(conn, target_id, sys.stdin.buffer,
+                                   thresholds=thresholds)  # fmt: skip
+        else:
+            result = ingest_server_log(conn, target_id, path, thresholds=thresholds)
+    err.print(
+        f"read {result.records} log records ({result.bytes_read} bytes), "
+        f"stored {result.stored} slow queries"
+    )
+
+
+def _target_name(rt: Runtime) -> str:
+    return pg.describe(rt.target_dsn())

@@ -1,0 +1,237 @@
+"""One collection cycle: read the target, compute deltas, write the repository.
+
+The target is read first (part by part, each guarded); then everything of the cycle
+is written in one repository transaction under a per-target lock, so a cycle that
+fails leaves the previous snapshot in place and the next cycle's deltas span both
+intervals, counted once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from pgwarden import pg
+from pgwarden.collect import delta, pack, partitions, store
+from pgwarden.collect.kinds import KINDS
+from pgwarden.collect.snapshot import (
+    SIMPLE_PARTS,
+    Part,
+    Relation,
+    Server,
+    read_relations,
+    read_server,
+    read_simple,
+)
+from pgwarden.collect.statements import (
+    DEFAULT_TEXT_LIMIT,
+    StatementText,
+    extension,
+    read_info,
+    read_statements,
+)
+from pgwarden.errors import MissingCapability
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    #: longest statement text kept (characters); longer texts are truncated
+    text_limit: int = DEFAULT_TEXT_LIMIT
+    #: statement_timeout per part (``{"statements": 2000}``), else the session's
+    part_timeouts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reading:
+    server: Server
+    parts: tuple[Part, ...]
+    relations: tuple[Relation, ...]
+    texts: tuple[StatementText, ...]
+    disabled: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    target_id: int
+    ts: datetime
+    prev_ts: datetime | None
+    duration_ms: float
+    samples: Mapping[str, int]
+    statements: int
+    new_texts: int
+    dealloc: int | None
+    gaps: tuple[delta.Gap, ...]
+    disabled: Mapping[str, str]
+
+    @property
+    def baseline(self) -> bool:
+        """The first snapshot of a target: nothing to subtract from yet."""
+        return self.prev_ts is None
+
+    def summary(self) -> str:
+        """One line for the console."""
+        counts = " ".join(f"{k}={v}" for k, v in self.samples.items())
+        text = f"{self.ts:%H:%M:%S} {self.duration_ms:.0f} ms"
+        text += " baseline" if self.baseline else f" {counts}"
+        text += f" statements={self.statements} new_texts={self.new_texts}"
+        if self.dealloc:
+            text += f" evicted={self.dealloc}"
+        if self.gaps:
+            text += " gap: " + "; ".join(f"{g.part}: {g.reason}" for g in self.gaps)
+        if self.disabled:
+            text += " off: " + "; ".join(self.disabled.values())
+        return text
+
+
+def read_target(
+    conn: psycopg.Connection[Any], known: set[Any], options: CollectOptions
+) -> Reading:
+    """Every part that can be read; the others in ``disabled`` with the reason."""
+    server = read_server(conn)
+    parts: list[Part] = []
+    relations: list[Relation] = []
+    disabled: dict[str, str] = {}
+    timeouts = options.part_timeouts
+    for spec in SIMPLE_PARTS:
+        try:
+            if spec.name in ("tables", "indexes"):
+                part, found = read_relations(
+                    conn, server, spec, timeouts.get(spec.name)
+                )
+                relations += found
+            else:
+                part = read_simple(conn, server, spec, timeouts.get(spec.name))
+            parts.append(part)
+        except MissingCapability as exc:
+            disabled[spec.name] = str(exc)
+    texts = _read_statements(conn, server, known, options, parts, disabled)
+    return Reading(server, tuple(parts), tuple(relations), texts, disabled)
+
+
+def _read_statements(
+    conn: psycopg.Connection[Any],
+    server: Server,
+    known: set[Any],
+    options: CollectOptions,
+    parts: list[Part],
+    disabled: dict[str, str],
+) -> tuple[StatementText, ...]:
+    try:
+        schema, version_num = extension(conn, server)
+        info, marker = read_info(conn, server, schema)
+    except MissingCapability as exc:
+        disabled["statements_info"] = disabled["statements"] = str(exc)
+        return ()
+    parts.append(info)
+    try:
+        found = read_statements(
+            conn, version_num, schema, marker, known, options.text_limit,
+            options.part_timeouts.get("statements"),
+        )  # fmt: skip
+    except MissingCapability as exc:
+        disabled["statements"] = str(exc)
+        return ()
+    parts += found.parts
+    return found.texts
+
+
+def collect_once(
+    target_conn: psycopg.Connection[Any],
+    repo_conn: psycopg.Connection[Any],
+    target_name: str,
+    options: CollectOptions | None = None,
+) -> CycleResult:
+    """Take one snapshot of the target and store its deltas in the repository."""
+    started = time.monotonic()
+    options = options or CollectOptions()
+    with repo_conn.transaction():
+        known = store.known_texts(repo_conn, _target_id(repo_conn, target_name))
+    reading = read_target(target_conn, known, options)
+    partitions.ensure_partitions(repo_conn, reading.server.ts)
+    with repo_conn.transaction():
+        return _write(repo_conn, target_name, reading, started)
+
+
+def _target_id(conn: psycopg.Connection[Any], name: str) -> int:
+    row = pg.fetch_one(conn, pg.query("collect_repository", "target_id"), [name])
+    return int(row["id"]) if row else -1
+
+
+def _write(
+    conn: psycopg.Connection[Any], name: str, reading: Reading, started: float
+) -> CycleResult:
+    server = reading.server
+    target_id = store.register_target(conn, name, server)
+    store.lock_target(conn, target_id, name)
+    previous = store.load_previous(conn, target_id)
+    samples: dict[str, int] = {}
+    gaps: list[delta.Gap] = []
+    dealloc = None
+    if previous is not None:
+        samples, gaps, dealloc = _deltas(conn, target_id, previous, reading)
+        store.save_gaps(conn, target_id, previous.ts, server.ts, gaps)
+    store.save_texts(conn, target_id, reading.texts)
+    store.save_relations(conn, target_id, reading.relations)
+    last = {p.name: delta.last_rows(p) for p in reading.parts if p.cumulative}
+    store.save_previous(conn, target_id, server, reading.parts, last)
+    pack.pack(conn, target_id, server.ts)
+    result = CycleResult(
+        target_id=target_id,
+        ts=server.ts,
+        prev_ts=previous.ts if previous else None,
+        duration_ms=(time.monotonic() - started) * 1000,
+        samples=samples,
+        statements=_statement_count(reading),
+        new_texts=len(reading.texts),
+        dealloc=dealloc,
+        gaps=tuple(gaps),
+        disabled=dict(reading.disabled),
+    )
+    figures = {
+        "duration_ms": result.duration_ms, "statements": result.statements,
+        "new_texts": result.new_texts, "dealloc": dealloc,
+    }  # fmt: skip
+    store.save_cycle(
+        conn, target_id, server.ts, result.prev_ts, figures, result.disabled
+    )
+    return result
+
+
+def _deltas(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    previous: delta.Previous,
+    reading: Reading,
+) -> tuple[dict[str, int], list[delta.Gap], int | None]:
+    server = reading.server
+    reason = delta.interval_gap(previous, server.ts, server.postmaster_start)
+    if reason is not None:
+        return {}, [delta.Gap("server", reason)], None
+    deltas = [delta.part_delta(previous, p) for p in reading.parts]
+    interval_s = (server.ts - previous.ts).total_seconds()
+    samples = {
+        kind.name: store.save_samples(
+            conn, kind, target_id, server.ts, interval_s, delta.merge(kind, deltas)
+        )
+        for kind in KINDS.values()
+    }
+    gaps = [d.gap for d in deltas if d.gap is not None]
+    return samples, gaps, _dealloc(deltas)
+
+
+def _dealloc(deltas: list[delta.PartDelta]) -> int | None:
+    for d in deltas:
+        if d.part == "statements_info":
+            for values in d.rows.values():
+                value = values.get("statements_dealloc")
+                return None if value is None else int(value)
+    return None
+
+
+def _statement_count(reading: Reading) -> int:
+    return sum(len(p.rows) for p in reading.parts if p.name == "statements")

@@ -1,0 +1,250 @@
+"""Reading the collected history back: series, roll-ups, texts, the latest cycle.
+
+Raw series join the packed ``*_history`` arrays (unnested) with the rows of the hour
+still being collected (``*_current``); every point is the delta of one interval
+ending at ``ts`` (gauges as read at ``ts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgwarden import pg
+from pgwarden.collect.kinds import DATABASE, INDEX, KINDS, STATEMENT, TABLE, Kind
+
+SCHEMA = "pgwarden"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One interval (raw) or one hour (roll-up) of one key."""
+
+    ts: datetime
+    interval_s: float
+    key: Mapping[str, Any]
+    values: Mapping[str, int | float | None]
+
+    def rate(self, name: str) -> float | None:
+        """A counter per second over the interval."""
+        value = self.values.get(name)
+        if value is None or not self.interval_s:
+            return None
+        return float(value) / self.interval_s
+
+
+@dataclass(frozen=True)
+class GapRow:
+    part: str
+    from_ts: datetime | None
+    to_ts: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The latest collection cycle of a target."""
+
+    target_id: int
+    ts: datetime
+    prev_ts: datetime | None
+    duration_ms: float
+    statements: int
+    new_texts: int
+    dealloc: int | None
+    disabled: Mapping[str, str]
+    gaps: tuple[GapRow, ...]
+
+
+@dataclass(frozen=True)
+class StatementText:
+    dbid: int
+    userid: int
+    queryid: int
+    toplevel: bool
+    datname: str | None
+    rolname: str | None
+    query: str
+    query_length: int
+
+
+def target_id(conn: psycopg.Connection[Any], name: str) -> int | None:
+    row = pg.fetch_one(conn, pg.query("collect_repository", "target_id"), [name])
+    return None if row is None else int(row["id"])
+
+
+def _filters(where: Mapping[str, Any] | None, prefix: str) -> sql.Composable:
+    parts = [
+        sql.SQL("AND {} = {}").format(sql.Identifier(prefix, n), sql.Placeholder(n))
+        for n in (where or {})
+    ]
+    return sql.SQL(" ").join(parts)
+
+
+def _raw_query(kind: Kind, where: Mapping[str, Any] | None) -> sql.Composed:
+    names = ("ts", "interval_s", *kind.value_names)
+    unnested = sql.SQL(", ").join(sql.Identifier("h", n) for n in names)
+    columns = sql.SQL(", ").join(map(sql.Identifier, (*kind.key_names, *names)))
+    keys = sql.SQL(", ").join(sql.Identifier("h", n) for n in kind.key_names)
+    return sql.SQL(
+        "SELECT {keys}, u.* FROM {history} h, unnest({unnested}) AS u({names}) "
+        "WHERE h.target_id = %(target_id)s AND h.hour >= "
+        "date_trunc('hour', %(since)s::timestamptz, 'UTC') AND h.hour < %(until)s "
+        "AND u.ts >= %(since)s AND u.ts < %(until)s {hfilter} "
+        "UNION ALL SELECT {columns} FROM {current} c "
+        "WHERE c.target_id = %(target_id)s AND c.ts >= %(since)s "
+        "AND c.ts < %(until)s {cfilter} ORDER BY {order}"
+    ).format(
+        keys=keys, history=sql.Identifier(SCHEMA, kind.history), unnested=unnested,
+        names=sql.SQL(", ").join(map(sql.Identifier, names)), columns=columns,
+        current=sql.Identifier(SCHEMA, kind.current),
+        hfilter=_filters(where, "h"), cfilter=_filters(where, "c"),
+        order=sql.SQL(", ").join(map(sql.Identifier, ("ts", *kind.key_names))),
+    )  # fmt: skip
+
+
+def _points(kind: Kind, rows: list[dict[str, Any]], ts: str) -> list[Point]:
+    return [
+        Point(
+            ts=row[ts],
+            interval_s=float(row["interval_s"]),
+            key={k: row[k] for k in kind.key_names},
+            values={v: _plain(row[v]) for v in kind.value_names},
+        )
+        for row in rows
+    ]
+
+
+def _plain(value: Any) -> int | float | None:
+    if value is None or isinstance(value, int | float):
+        return value
+    return float(value)
+
+
+def series(
+    conn: psycopg.Connection[Any],
+    kind: Kind | str,
+    target: int,
+    since: datetime,
+    until: datetime,
+    where: Mapping[str, Any] | None = None,
+) -> list[Point]:
+    """Raw per-interval points of ``kind`` with ``since <= ts < until``."""
+    kind = KINDS[kind] if isinstance(kind, str) else kind
+    params = {"target_id": target, "since": since, "until": until, **(where or {})}
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        rows = cur.execute(_raw_query(kind, where), params).fetchall()
+    return _points(kind, rows, "ts")
+
+
+def hourly_series(
+    conn: psycopg.Connection[Any],
+    kind: Kind | str,
+    target: int,
+    since: datetime,
+    until: datetime,
+    where: Mapping[str, Any] | None = None,
+) -> list[Point]:
+    """Hourly roll-ups of finished hours; ``ts`` is the start of the hour."""
+    kind = KINDS[kind] if isinstance(kind, str) else kind
+    query = sql.SQL(
+        "SELECT * FROM {} h WHERE h.target_id = %(target_id)s "
+        "AND h.hour >= %(since)s AND h.hour < %(until)s {} ORDER BY hour, {}"
+    ).format(
+        sql.Identifier(SCHEMA, kind.hourly),
+        _filters(where, "h"),
+        sql.SQL(", ").join(map(sql.Identifier, kind.key_names)),
+    )
+    params = {"target_id": target, "since": since, "until": until, **(where or {})}
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        rows = cur.execute(query, params).fetchall()
+    return _points(kind, rows, "hour")
+
+
+def statement_series(
+    conn: psycopg.Connection[Any],
+    target: int,
+    since: datetime,
+    until: datetime,
+    queryid: int | None = None,
+) -> list[Point]:
+    where = {"queryid": queryid} if queryid is not None else None
+    return series(conn, STATEMENT, target, since, until, where)
+
+
+def database_series(
+    conn: psycopg.Connection[Any], target: int, since: datetime, until: datetime
+) -> list[Point]:
+    return series(conn, DATABASE, target, since, until)
+
+
+def table_series(
+    conn: psycopg.Connection[Any],
+    target: int,
+    since: datetime,
+    until: datetime,
+    relid: int | None = None,
+) -> list[Point]:
+    where = {"relid": relid} if relid is not None else None
+    return series(conn, TABLE, target, since, until, where)
+
+
+def index_series(
+    conn: psycopg.Connection[Any],
+    target: int,
+    since: datetime,
+    until: datetime,
+    relid: int | None = None,
+) -> list[Point]:
+    where = {"relid": relid} if relid is not None else None
+    return series(conn, INDEX, target, since, until, where)
+
+
+def statement_texts(
+    conn: psycopg.Connection[Any], target: int, queryid: int | None = None
+) -> list[StatementText]:
+    query = (
+        "SELECT dbid, userid, queryid, toplevel, datname, rolname, query, "
+        "query_length FROM pgwarden.statement_text WHERE target_id = %s "
+        "AND (%s::bigint IS NULL OR queryid = %s) ORDER BY queryid"
+    )
+    rows = pg.fetch_all(conn, query, [target, queryid, queryid])
+    return [StatementText(**row) for row in rows]
+
+
+def gaps(
+    conn: psycopg.Connection[Any], target: int, since: datetime, until: datetime
+) -> list[GapRow]:
+    query = (
+        "SELECT part, from_ts, to_ts, reason FROM pgwarden.collect_gap "
+        "WHERE target_id = %s AND to_ts >= %s AND to_ts < %s ORDER BY to_ts, part"
+    )
+    return [GapRow(**row) for row in pg.fetch_all(conn, query, [target, since, until])]
+
+
+def latest_interval(conn: psycopg.Connection[Any], target: int) -> Interval | None:
+    """The last cycle, with the gaps recorded for its interval."""
+    row = pg.fetch_one(
+        conn,
+        "SELECT target_id, ts, prev_ts, duration_ms, statements, new_texts, dealloc, "
+        "disabled FROM pgwarden.collect_cycle WHERE target_id = %s "
+        "ORDER BY ts DESC LIMIT 1",
+        [target],
+    )
+    if row is None:
+        return None
+    found = tuple(
+        GapRow(**r)
+        for r in pg.fetch_all(
+            conn,
+            "SELECT part, from_ts, to_ts, reason FROM pgwarden.collect_gap "
+            "WHERE target_id = %s AND to_ts = %s ORDER BY part",
+            [target, row["ts"]],
+        )
+    )
+    return Interval(**row, gaps=found)

@@ -1,0 +1,199 @@
+"""What the collector stores: one :class:`Kind` per family of samples.
+
+Every kind has three tables in the repository schema:
+
+``<kind>_current``
+    plain rows, one per key per interval, for the hour being collected;
+``<kind>_history``
+    the raw samples packed per key per hour into arrays (``ts[]``, ``calls[]`` …),
+    range-partitioned by day and kept ``collect.raw_retention_days``;
+``<kind>_hourly``
+    hourly roll-ups (counters summed, gauges at their maximum), range-partitioned
+    by month and kept ``collect.rollup_retention_days``.
+
+Counters are stored as deltas per interval; gauges as read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BIGINT = "bigint"
+FLOAT = "double precision"
+BOOL = "boolean"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sqltype: str = BIGINT
+    gauge: bool = False
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    keys: tuple[Column, ...]
+    columns: tuple[Column, ...]
+    #: drop rows whose counters did not move (idle statements)
+    skip_idle: bool = False
+
+    @property
+    def current(self) -> str:
+        return f"{self.name}_current"
+
+    @property
+    def history(self) -> str:
+        return f"{self.name}_history"
+
+    @property
+    def hourly(self) -> str:
+        return f"{self.name}_hourly"
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.keys)
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def counters(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if not c.gauge)
+
+    @property
+    def gauges(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.gauge)
+
+
+def _counters(*names: str, sqltype: str = BIGINT) -> tuple[Column, ...]:
+    return tuple(Column(name, sqltype) for name in names)
+
+
+def _gauges(*names: str, sqltype: str = BIGINT) -> tuple[Column, ...]:
+    return tuple(Column(name, sqltype, gauge=True) for name in names)
+
+
+STATEMENT = Kind(
+    "statement",
+    keys=(
+        Column("dbid"),
+        Column("userid"),
+        Column("queryid"),
+        Column("toplevel", BOOL),
+    ),
+    columns=(
+        *_counters("calls", "plans", "rows"),
+        *_counters("total_exec_ms", "total_plan_ms", sqltype=FLOAT),
+        *_counters(
+            "shared_blks_hit",
+            "shared_blks_read",
+            "shared_blks_dirtied",
+            "shared_blks_written",
+            "local_blks_hit",
+            "local_blks_read",
+            "temp_blks_read",
+            "temp_blks_written",
+        ),
+        *_counters("blk_read_ms", "blk_write_ms", sqltype=FLOAT),
+        *_counters("wal_records", "wal_fpi", "wal_bytes", "wal_buffers_full"),
+        *_counters("jit_functions"),
+        *_counters("jit_ms", sqltype=FLOAT),
+    ),
+    skip_idle=True,
+)
+
+DATABASE = Kind(
+    "database",
+    keys=(Column("datid"),),
+    columns=(
+        *_counters(
+            "xact_commit",
+            "xact_rollback",
+            "blks_read",
+            "blks_hit",
+            "tup_returned",
+            "tup_fetched",
+            "tup_inserted",
+            "tup_updated",
+            "tup_deleted",
+            "temp_files",
+            "temp_bytes",
+            "deadlocks",
+            "statements_dealloc",
+            "checkpoints_timed",
+            "checkpoints_req",
+            "checkpoint_buffers",
+            "buffers_clean",
+            "maxwritten_clean",
+            "buffers_backend",
+            "buffers_alloc",
+        ),
+        *_gauges(
+            "size_bytes",
+            "connections",
+            "conn_active",
+            "conn_idle",
+            "conn_idle_in_xact",
+            "conn_waiting_lock",
+            "oldest_xmin_age",
+            "max_connections",
+            "reserved_connections",
+            "shared_buffers_bytes",
+        ),
+        *_gauges("longest_xact_s", sqltype=FLOAT),
+    ),
+)
+
+TABLE = Kind(
+    "table",
+    keys=(Column("relid"),),
+    columns=(
+        *_counters(
+            "seq_scan",
+            "seq_tup_read",
+            "idx_scan",
+            "idx_tup_fetch",
+            "n_tup_ins",
+            "n_tup_upd",
+            "n_tup_del",
+            "n_tup_hot_upd",
+            "vacuum_count",
+            "autovacuum_count",
+            "analyze_count",
+            "autoanalyze_count",
+            "heap_blks_read",
+            "heap_blks_hit",
+            "idx_blks_read",
+            "idx_blks_hit",
+            "toast_blks_read",
+            "toast_blks_hit",
+        ),
+        *_gauges(
+            "n_live_tup",
+            "n_dead_tup",
+            "n_mod_since_analyze",
+            "size_bytes",
+            "total_size_bytes",
+        ),
+        *_gauges("reltuples", sqltype=FLOAT),
+    ),
+)
+
+INDEX = Kind(
+    "index",
+    keys=(Column("relid"),),
+    columns=(
+        *_counters(
+            "idx_scan",
+            "idx_tup_read",
+            "idx_tup_fetch",
+            "idx_blks_read",
+            "idx_blks_hit",
+        ),
+        *_gauges("size_bytes"),
+    ),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (STATEMENT, DATABASE, TABLE, INDEX)}

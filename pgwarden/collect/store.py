@@ -1,0 +1,176 @@
+"""The collector's writes to (and state reads from) the repository schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pgwarden import pg
+from pgwarden.collect.delta import Gap, LastRow, Previous, Values, as_tuple
+from pgwarden.collect.kinds import Kind
+from pgwarden.collect.snapshot import Key, Part, Relation, Server
+from pgwarden.collect.statements import StatementText
+from pgwarden.errors import PgwardenError
+
+SCHEMA = "pgwarden"
+#: first key of the per-target advisory lock ("pgwd")
+LOCK_CLASS = int.from_bytes(b"pgwd", "big") - 2**31
+
+
+class CollectorBusy(PgwardenError):
+    """Another collector is writing this target's snapshot; try again later."""
+
+
+def _q(name: str) -> str:
+    return pg.query("collect_repository", name)
+
+
+def register_target(conn: psycopg.Connection[Any], name: str, server: Server) -> int:
+    """The target's id, created on first sight; identity and last_seen refreshed."""
+    params = [name, server.system_identifier, server.server_version_num]
+    row = pg.fetch_one(conn, _q("register_target"), params)
+    assert row is not None
+    return int(row["id"])
+
+
+def lock_target(conn: psycopg.Connection[Any], target_id: int, name: str) -> None:
+    """Serialise collectors of one target for the current transaction."""
+    row = pg.fetch_one(conn, _q("lock_target"), [LOCK_CLASS, target_id])
+    if row is None or not row["locked"]:
+        raise CollectorBusy(f"another collector is writing target {name!r} now")
+
+
+def load_previous(conn: psycopg.Connection[Any], target_id: int) -> Previous | None:
+    state = pg.fetch_one(conn, _q("load_state"), [target_id])
+    if state is None:
+        return None
+    rows: dict[str, dict[str, LastRow]] = {}
+    for row in pg.fetch_all(conn, _q("load_last"), [target_id]):
+        last = LastRow(row["counters"], row["since"])
+        rows.setdefault(row["part"], {})[row["key"]] = last
+    return Previous(state["ts"], state["postmaster_start"], state["markers"], rows)
+
+
+def save_previous(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    server: Server,
+    parts: Sequence[Part],
+    last: Mapping[str, Mapping[str, LastRow]],
+) -> None:
+    """Replace the kept snapshot with this cycle's cumulative parts."""
+    markers = {p.name: p.marker for p in parts if p.cumulative}
+    params = [target_id, server.ts, server.postmaster_start, Jsonb(markers)]
+    conn.execute(_q("save_state"), params)
+    conn.execute(_q("delete_last"), [target_id])
+    columns = ("target_id", "part", "key", "since", "counters")
+    rows = (
+        (target_id, part, key, row.since, Jsonb(dict(row.counters)))
+        for part, keyed in last.items()
+        for key, row in keyed.items()
+    )
+    copy_rows(conn, "collect_last", columns, rows)
+
+
+def copy_rows(
+    conn: psycopg.Connection[Any],
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    query = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(SCHEMA, table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    count = 0
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def save_samples(
+    conn: psycopg.Connection[Any],
+    kind: Kind,
+    target_id: int,
+    ts: datetime,
+    interval_s: float,
+    rows: Mapping[Key, Values],
+) -> int:
+    """One row per key into ``<kind>_current``."""
+    columns = ("target_id", "ts", "interval_s", *kind.key_names, *kind.value_names)
+    data = (
+        (target_id, ts, interval_s, *as_tuple(kind, key, values))
+        for key, values in rows.items()
+    )
+    return copy_rows(conn, kind.current, columns, data)
+
+
+def known_texts(conn: psycopg.Connection[Any], target_id: int) -> set[Key]:
+    rows = pg.fetch_all(conn, _q("known_texts"), [target_id])
+    return {(r["dbid"], r["userid"], r["queryid"], r["toplevel"]) for r in rows}
+
+
+def save_texts(
+    conn: psycopg.Connection[Any], target_id: int, texts: Sequence[StatementText]
+) -> None:
+    params = [
+        (target_id, t.dbid, t.userid, t.queryid, t.toplevel, t.datname, t.rolname,
+         t.query, t.query_length)
+        for t in texts
+    ]  # fmt: skip
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(_q("insert_text"), params)
+
+
+def save_relations(
+    conn: psycopg.Connection[Any], target_id: int, found: Sequence[Relation]
+) -> int:
+    """Upsert the relations that are new or were renamed; how many changed."""
+    known = {
+        (r["kind"], r["relid"]): Relation(**r)
+        for r in pg.fetch_all(conn, _q("known_relations"), [target_id])
+    }
+    changed = [r for r in found if known.get((r.kind, r.relid)) != r]
+    params = [
+        (target_id, r.kind, r.relid, r.schema_name, r.rel_name, r.table_relid)
+        for r in changed
+    ]
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(_q("upsert_relation"), params)
+    return len(changed)
+
+
+def save_gaps(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    from_ts: datetime | None,
+    to_ts: datetime,
+    gaps: Sequence[Gap],
+) -> None:
+    params = [(target_id, g.part, from_ts, to_ts, g.reason) for g in gaps]
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(_q("insert_gap"), params)
+
+
+def save_cycle(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    ts: datetime,
+    prev_ts: datetime | None,
+    figures: Mapping[str, Any],
+    disabled: Mapping[str, str],
+) -> None:
+    params = [
+        target_id, ts, prev_ts, figures["duration_ms"], figures["statements"],
+        figures["new_texts"], figures["dealloc"], Jsonb(dict(disabled)),
+    ]  # fmt: skip
+    conn.execute(_q("insert_cycle"), params)

@@ -1,0 +1,43 @@
+"""The slow query log: server log, activity sampling and application reports.
+
+Every statement is stored normalised (literal values replaced by ``$n``), once per
+execution however many sources saw it, in daily partitions of
+``pgwarden.slow_query_log`` kept for a rolling retention period.
+"""
+
+from pgwarden.slowlog.activity import sample_activity
+from pgwarden.slowlog.application import (
+    ReportIngest,
+    ingest_application_reports,
+    parse_report,
+)
+from pgwarden.slowlog.caller import resolve_caller
+from pgwarden.slowlog.model import SlowQuery
+from pgwarden.slowlog.normalise import Normalised, normalise
+from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
+from pgwarden.slowlog.report import MinuteCount, recent, slow_queries_per_minute
+from pgwarden.slowlog.serverlog import LogIngest, ingest_server_log, ingest_stream
+from pgwarden.slowlog.severity import Thresholds
+from pgwarden.slowlog.store import ensure_target, record
+
+__all__ = [
+    "LogIngest",
+    "MinuteCount",
+    "Normalised",
+    "ReportIngest",
+    "SlowQuery",
+    "Thresholds",
+    "apply_retention",
+    "ensure_partitions",
+    "ensure_target",
+    "ingest_application_reports",
+    "ingest_server_log",
+    "ingest_stream",
+    "normalise",
+    "parse_report",
+    "recent",
+    "record",
+    "resolve_caller",
+    "sample_activity",
+    "slow_queries_per_minute",
+]

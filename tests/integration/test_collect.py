@@ -1,0 +1,231 @@
+"""The collector against a real PostgreSQL: exact deltas, resets, texts, retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgwarden import pg
+from pgwarden.collect import CollectOptions, apply_retention, collect_once
+from pgwarden.collect.history import (
+    hourly_series,
+    latest_interval,
+    statement_series,
+    statement_texts,
+)
+from pgwarden.config import CollectSettings
+from pgwarden.repository import migrate
+
+MARKER = "SELECT /* marker-xyz */ $1::int"
+
+
+@pytest.fixture
+def conns(empty_dsn: str) -> Iterator[tuple[psycopg.Connection[Any], ...]]:
+    """Target and repository connections to the same fresh database."""
+    with pg.connect(empty_dsn, autocommit=False, statement_timeout_ms=None) as conn:
+        migrate(conn)
+    with pg.connect(empty_dsn) as target, pg.connect(empty_dsn) as repo:
+        yield target, repo
+
+
+def run_marker(dsn: str, calls: int, marker: str = "marker-xyz") -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for n in range(calls):
+            conn.execute(f"SELECT /* {marker} */ %s::int", [n])
+
+
+def marker_rows(repo: psycopg.Connection[Any], marker: str) -> list[dict[str, Any]]:
+    return pg.fetch_all(
+        repo,
+        "SELECT s.* FROM pgwarden.statement_current s JOIN pgwarden.statement_text t"
+        " USING (target_id, dbid, userid, queryid, toplevel) WHERE t.query LIKE %s",
+        [f"%{marker}%"],
+    )
+
+
+def test_call_delta_is_exact(conns: tuple[Any, Any], empty_dsn: str) -> None:
+    target, repo = conns
+    first = collect_once(target, repo, "t")
+    assert first.baseline and not first.disabled
+    run_marker(empty_dsn, 37)
+    second = collect_once(target, repo, "t")
+    assert second.prev_ts == first.ts and not second.gaps, second.summary()
+    rows = marker_rows(repo, "marker-xyz")
+    assert [r["calls"] for r in rows] == [37]
+    run_marker(empty_dsn, 5)
+    collect_once(target, repo, "t")
+    assert sorted(r["calls"] for r in marker_rows(repo, "marker-xyz")) == [5, 37]
+    points = statement_series(
+        repo,
+        second.target_id,
+        first.ts,
+        second.ts + timedelta(hours=1),
+        queryid=rows[0]["queryid"],
+    )
+    assert [p.values["calls"] for p in points] == [37, 5]
+    interval = latest_interval(repo, second.target_id)
+    assert interval is not None and interval.prev_ts == second.ts
+
+
+def test_both_servers_collect_every_part(conns: tuple[Any, Any]) -> None:
+    target, repo = conns
+    target.execute("CREATE TABLE t1 (id int PRIMARY KEY, v text)")
+    target.execute("INSERT INTO t1 SELECT g, 'x' FROM generate_series(1, 100) g")
+    collect_once(target, repo, "t")
+    target.execute("SELECT count(*) FROM t1")
+    target.execute("SELECT pg_stat_force_next_flush()")  # PostgreSQL 15+
+    result = collect_once(target, repo, "t")
+    assert result.disabled == {}
+    assert result.samples["database"] == 1
+    assert result.samples["table"] >= 1 and result.samples["index"] >= 1
+    db = pg.fetch_one(repo, "SELECT * FROM pgwarden.database_current")
+    assert db is not None
+    assert db["xact_commit"] >= 1 and db["max_connections"] == 200
+    assert db["connections"] >= 2 and db["shared_buffers_bytes"] > 0
+    assert db["checkpoints_timed"] is not None and db["statements_dealloc"] == 0
+    table = pg.fetch_one(
+        repo,
+        "SELECT s.* FROM pgwarden.table_current s JOIN pgwarden.relation r"
+        " ON r.target_id = s.target_id AND r.kind = 'table' AND r.relid = s.relid"
+        " WHERE r.rel_name = 't1'",
+    )
+    assert table is not None and table["seq_scan"] >= 1 and table["size_bytes"] > 0
+
+
+def test_reset_records_a_gap_and_no_negative_delta(
+    conns: tuple[Any, Any], empty_dsn: str
+) -> None:
+    target, repo = conns
+    collect_once(target, repo, "t")
+    run_marker(empty_dsn, 50)
+    collect_once(target, repo, "t")
+    target.execute("SELECT pg_stat_statements_reset()")
+    run_marker(empty_dsn, 3)
+    reset = collect_once(target, repo, "t")
+    assert any(g.part == "statements" and "reset" in g.reason for g in reset.gaps), (
+        reset.summary()
+    )
+    run_marker(empty_dsn, 4)
+    after = collect_once(target, repo, "t")
+    assert not [g for g in after.gaps if g.part == "statements"]
+    assert sorted(r["calls"] for r in marker_rows(repo, "marker-xyz")) == [4, 50]
+    negative = pg.fetch_one(
+        repo,
+        "SELECT count(*) AS n FROM pgwarden.statement_current"
+        " WHERE calls < 0 OR rows < 0 OR total_exec_ms < 0",
+    )
+    assert negative == {"n": 0}
+    gaps = pg.fetch_all(repo, "SELECT part, reason FROM pgwarden.collect_gap")
+    assert any("stats_reset" in g["reason"] for g in gaps)
+
+
+def test_text_is_stored_once(conns: tuple[Any, Any], empty_dsn: str) -> None:
+    target, repo = conns
+    results = []
+    for _ in range(6):
+        run_marker(empty_dsn, 2)
+        results.append(collect_once(target, repo, "t"))
+    texts = [
+        t
+        for t in statement_texts(repo, results[0].target_id)
+        if "marker-xyz" in t.query
+    ]
+    assert len(texts) == 1 and "$1" in texts[0].query
+    assert results[-1].new_texts <= 2  # only statements new since the last cycle
+    assert len(marker_rows(repo, "marker-xyz")) == 5
+
+
+def test_long_texts_are_truncated(conns: tuple[Any, Any], empty_dsn: str) -> None:
+    target, repo = conns
+    collect_once(target, repo, "t")
+    run_marker(empty_dsn, 1, marker="long-" + "y" * 500)
+    collect_once(target, repo, "t", CollectOptions(text_limit=100))
+    row = pg.fetch_one(
+        repo,
+        "SELECT length(query) AS kept, query_length FROM pgwarden.statement_text"
+        " WHERE query LIKE '%long-y%'",
+    )
+    assert row is not None and row["kept"] == 100 and row["query_length"] > 500
+
+
+def test_missing_extension_disables_statements_only(
+    conns: tuple[Any, Any],
+) -> None:
+    target, repo = conns
+    target.execute("DROP EXTENSION pg_stat_statements")
+    collect_once(target, repo, "t")
+    result = collect_once(target, repo, "t")
+    assert "CREATE EXTENSION pg_stat_statements" in result.disabled["statements"]
+    assert "statements_info" in result.disabled
+    assert result.samples["database"] == 1 and result.statements == 0
+
+
+def test_tiny_timeout_disables_statements_only(
+    conns: tuple[Any, Any], empty_dsn: str
+) -> None:
+    target, repo = conns
+    with psycopg.connect(empty_dsn, autocommit=True) as conn, conn.pipeline():
+        for n in range(3000):
+            conn.execute(f"SELECT /* bulk */ {n} AS c{n}, '{'z' * 200}'")
+    collect_once(target, repo, "t")
+    options = CollectOptions(part_timeouts={"statements": 1})
+    result = collect_once(target, repo, "t", options)
+    assert "timed out" in result.disabled.get("statements", ""), result.summary()
+    assert "statements_info" not in result.disabled
+    assert result.samples["database"] == 1
+    recovered = collect_once(target, repo, "t")
+    assert "statements" not in recovered.disabled
+    assert any("not read last cycle" in g.reason for g in recovered.gaps)
+
+
+def test_retention_drops_old_partitions(conns: tuple[Any, Any]) -> None:
+    target, repo = conns
+    result = collect_once(target, repo, "t")
+    settings = CollectSettings(raw_retention_days=2, rollup_retention_days=40)
+    assert apply_retention(repo, result.ts, settings) == []
+    dropped = apply_retention(repo, result.ts + timedelta(days=5), settings)
+    assert dropped and all("_history_p" in name for name in dropped)
+    later = apply_retention(repo, result.ts + timedelta(days=100), settings)
+    assert any("_hourly_p" in n for n in later)
+    assert any(n.startswith("collect_cycle_p") for n in later)
+    left = pg.fetch_one(
+        repo,
+        "SELECT count(*) AS n FROM pg_class WHERE relname LIKE %s",
+        [f"statement_history_p{result.ts:%Y%m%d}"],
+    )
+    assert left == {"n": 0}
+
+
+def test_finished_hours_are_packed(conns: tuple[Any, Any], empty_dsn: str) -> None:
+    from pgwarden.collect.pack import pack
+
+    target, repo = conns
+    first = collect_once(target, repo, "t")
+    run_marker(empty_dsn, 37)
+    second = collect_once(target, repo, "t")
+    until = second.ts + timedelta(hours=3)
+    before = statement_series(repo, second.target_id, first.ts, until)
+    with repo.transaction():
+        pack(repo, second.target_id, second.ts + timedelta(hours=1))
+    assert (
+        pg.fetch_one(repo, "SELECT count(*) AS n FROM pgwarden.statement_current")["n"]
+        == 0
+    )
+    after = statement_series(repo, second.target_id, first.ts, until)
+    assert after == before
+    [queryid] = {r["queryid"] for r in pg.fetch_all(
+        repo, "SELECT queryid FROM pgwarden.statement_text WHERE query LIKE %s",
+        ["%marker-xyz%"])}  # fmt: skip
+    hourly = hourly_series(
+        repo,
+        "statement",
+        second.target_id,
+        first.ts - timedelta(hours=1),
+        until,
+        {"queryid": queryid},
+    )
+    assert [p.values["calls"] for p in hourly] == [37]
