@@ -17,6 +17,7 @@ from psycopg import sql
 
 from pgwarden import pg
 from pgwarden.collect.kinds import DATABASE, INDEX, KINDS, STATEMENT, TABLE, Kind
+from pgwarden.collect.statements import StatementText
 
 SCHEMA = "pgwarden"
 
@@ -59,18 +60,6 @@ class Interval:
     dealloc: int | None
     disabled: Mapping[str, str]
     gaps: tuple[GapRow, ...]
-
-
-@dataclass(frozen=True)
-class StatementText:
-    dbid: int
-    userid: int
-    queryid: int
-    toplevel: bool
-    datname: str | None
-    rolname: str | None
-    query: str
-    query_length: int
 
 
 def target_id(conn: psycopg.Connection[Any], name: str) -> int | None:
