@@ -20,6 +20,8 @@ from pgwarden.cli import (
     db_cmd,
     demo_cmd,
     embedded_cmd,
+    metrics_cmd,
+    serve_cmd,
     slowlog_cmd,
 )
 from pgwarden.cli.output import err
@@ -109,6 +111,13 @@ app.command("init")(db_cmd.init)
 app.command("collect")(collect_cmd.collect)
 app.command("slow-queries")(slowlog_cmd.slow_queries)
 app.command("ingest-log")(slowlog_cmd.ingest_log)
+app.command("metrics")(metrics_cmd.metrics)
+app.command("serve")(serve_cmd.serve)
+queries_app = typer.Typer(
+    help="Statements from pgwarden's history.", no_args_is_help=True
+)
+queries_app.command("top")(metrics_cmd.queries_top)
+app.add_typer(queries_app, name="queries")
 
 
 def main() -> None:

@@ -76,12 +76,22 @@ def demo(
         bool,
         typer.Option("--keep-running", help="Leave the server running at the end."),
     ] = False,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Dashboard port (dashboard.port).")
+    ] = None,
+    collect_interval: Annotated[
+        float,
+        typer.Option("--collect-interval", min=1, help="Seconds between snapshots."),
+    ] = 15.0,
 ) -> None:
-    """Run the embedded server with reference data and a live workload."""
+    """Run the embedded server, reference data, collector, dashboard and workload."""
     from pgwarden.demo.run import DemoOptions, run_demo
 
     rt = runtime(ctx)
     options = DemoOptions(
+        settings=rt.settings,
+        port=port,
+        collect_interval=collect_interval,
         data_dir=data_dir or rt.settings.embedded.data_dir,
         pg_bin=rt.settings.embedded.pg_bin,
         scale=_check_scale(scale),

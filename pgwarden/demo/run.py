@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,9 +13,12 @@ from typing import Any
 from psycopg import sql
 
 from pgwarden import pg, repository
+from pgwarden.config import Settings
 from pgwarden.demo import data
+from pgwarden.demo.services import CollectorThread, DashboardThread, stop_all
 from pgwarden.demo.workload import WorkloadStats, run_light_workload
-from pgwarden.embedded import EmbeddedServer
+from pgwarden.embedded import EmbeddedServer, free_port, port_free
+from pgwarden.errors import PgwardenError
 from pgwarden.paths import default_embedded_dir
 
 DEMO_DATABASE = "pgwarden_demo"
@@ -24,12 +28,15 @@ Say = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class DemoOptions:
+    settings: Settings
     data_dir: Path | None = None
     pg_bin: Path | None = None
     scale: str = "small"
     duration: float | None = None
     rate: float = 5.0
     keep_running: bool = False
+    collect_interval: float = 15.0
+    port: int | None = None
 
 
 def run_demo(options: DemoOptions, say: Say, show: Say) -> WorkloadStats:
@@ -45,14 +52,43 @@ def run_demo(options: DemoOptions, say: Say, show: Say) -> WorkloadStats:
         dsn = ensure_database(server, DEMO_DATABASE)
         prepare(dsn, options.scale, say)
         show(f"DSN: {dsn}")
-        show("Workload running; press Ctrl-C to stop.")
-        stats = asyncio.run(_workload(dsn, options))
-        say(_summary(stats))
-        return stats
+        return _run_services(dsn, options, server.pgdata / "log", say, show)
     finally:
         if not was_running and not options.keep_running:
             server.stop()
             say("embedded server stopped; the data directory is kept for the next run")
+
+
+def _run_services(
+    dsn: str, options: DemoOptions, log_dir: Path, say: Say, show: Say
+) -> WorkloadStats:
+    """Collector, dashboard and workload until Ctrl-C or the duration."""
+    settings = options.settings
+    token_secret = settings.dashboard.admin_token
+    token = (
+        token_secret.get_secret_value() if token_secret else secrets.token_urlsafe(32)
+    )
+    host = settings.dashboard.host
+    port = settings.dashboard.port if options.port is None else options.port
+    if port and not port_free(port):
+        say(f"port {port} is busy; the dashboard uses another one")
+    if not port or not port_free(port):
+        port = free_port()
+    collector = CollectorThread(dsn, settings, options.collect_interval, log_dir)
+    dashboard = DashboardThread(dsn, settings, host, port, token)
+    try:
+        collector.start()
+        dashboard.start()
+        if not dashboard.wait_started():
+            raise PgwardenError(f"the dashboard could not listen on {host}:{port}")
+        show(f"Dashboard: http://{host}:{port}/")
+        show(f"Admin token: {token}")
+        show("Collector and workload running; press Ctrl-C to stop.")
+        stats = asyncio.run(_workload(dsn, options))
+        say(f"workload: {stats}; {collector.cycles} collection cycles")
+        return stats
+    finally:
+        stop_all(dashboard, collector)
 
 
 def ensure_database(server: EmbeddedServer, dbname: str) -> str:
@@ -93,7 +129,3 @@ async def _workload(dsn: str, options: DemoOptions) -> WorkloadStats:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-
-
-def _summary(stats: WorkloadStats) -> str:
-    return f"workload: {stats}"

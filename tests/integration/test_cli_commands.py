@@ -76,12 +76,16 @@ def test_demo_db_rejects_unknown_scale(empty_dsn: str) -> None:
 def test_demo_runs_and_leaves_a_reusable_data_dir(tmp_path: Path) -> None:
     data_dir = str(tmp_path / "demo")
     args = ("demo", "--data-dir", data_dir, "--scale", "tiny", "--duration", "6")
-    first = pgwarden(*args, "--rate", "20")
+    first = pgwarden(*args, "--rate", "20", "--port", "0", "--collect-interval", "2")
     assert first.returncode == 0, first.stderr
     assert "DSN: postgresql://" in first.stdout
+    assert "Dashboard: http://127.0.0.1:" in first.stdout
+    assert "Admin token: " in first.stdout
+    cycles = int(first.stderr.split(" collection cycles")[0].rsplit(" ", 1)[1])
+    assert cycles >= 2
     assert "loading reference data" in first.stderr
     assert "embedded server stopped" in first.stderr
-    second = pgwarden(*args)
+    second = pgwarden(*args, "--port", "0")
     assert second.returncode == 0, second.stderr
     assert "reference data already loaded" in second.stderr
     assert pgwarden("embedded", "status", "--data-dir", data_dir).returncode == 3

@@ -1,0 +1,119 @@
+"""``pgwarden metrics`` and ``pgwarden queries top``: the dashboard's numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import typer
+
+from pgwarden import pg
+from pgwarden.cli.output import emit_json, emit_rows, emit_table
+from pgwarden.cli.runtime import Runtime, runtime
+from pgwarden.errors import ConfigurationError
+
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="json, table or md.")
+]
+TOP_COLUMNS = ("queryid", "calls", "mean_ms", "max_ms", "total_ms", "share", "caller",
+               "query")  # fmt: skip
+
+
+def metrics(ctx: typer.Context, fmt: FormatOption = None) -> None:
+    """Throughput, cache hit ratio, connections, slowest queries, tables, indexes."""
+    from pgwarden.collect.history import target_id
+    from pgwarden.observe import performance_metrics
+
+    rt = runtime(ctx)
+    name = pg.describe(rt.target_dsn())
+    with pg.connect(rt.repository_dsn()) as repo:
+        found = target_id(repo, name)
+        with _target(rt, found) as target:
+            result = performance_metrics(
+                repo, found, datetime.now(UTC), rt.settings, target_name=name,
+                target_conn=target,
+            )  # fmt: skip
+    data = result.as_dict()
+    if rt.output_format(fmt) == "json":
+        emit_json(data)
+    else:
+        _print_metrics(rt.output_format(fmt), data)
+
+
+def _target(rt: Runtime, target_id: int | None) -> Any:
+    """A live connection only while there is no history to read."""
+    from contextlib import nullcontext
+
+    if target_id is not None:
+        return nullcontext(None)
+    return pg.connect(
+        rt.target_dsn(), statement_timeout_ms=rt.settings.statement_timeout_ms
+    )
+
+
+def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
+    conns = data["active_connections"] or {}
+    summary = [
+        ("interval end", data["interval_end"]),
+        ("queries per second", data["queries_per_second"]),
+        ("mean latency ms", data["mean_latency_ms"]),
+        ("cache hit ratio", data["cache_hit_ratio"]["database"]),
+        ("app cache hit ratio", data["cache_hit_ratio"]["application"]),
+        ("connections", conns.get("total")),
+        ("connection utilisation", conns.get("utilisation")),
+        ("slow queries / minute", data["slow_queries_per_minute"]["total"]),
+        *(("note", note) for note in data["notes"]),
+    ]
+    emit_rows(fmt, f"metrics of {data['target']}", ["metric", "value"], summary)
+    emit_rows(fmt, "slowest queries (last hour)", TOP_COLUMNS,
+              [_top_row(q) for q in data["slowest_queries"]])  # fmt: skip
+    tables = [(f"{t['schema']}.{t['table']}", t["total_size_bytes"], t["rows"],
+               t["growth_bytes_per_day"]) for t in data["table_sizes"]]  # fmt: skip
+    emit_rows(fmt, "tables", ["table", "total_bytes", "rows", "growth_per_day"], tables)
+
+
+def _top_row(q: dict[str, Any]) -> list[Any]:
+    text = " ".join(str(q["query"]).split())
+    share = f"{q['share_of_total_time'] * 100:.1f}%"
+    return [q["queryid"], q["calls"], _ms(q["mean_ms"]), _ms(q["max_ms"]),
+            _ms(q["total_ms"]), share, q["caller"], text[:100]]  # fmt: skip
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def queries_top(
+    ctx: typer.Context,
+    by: Annotated[
+        str, typer.Option("--by", help="Rank by total or mean time, or calls.")
+    ] = "total",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 10,
+    fmt: FormatOption = None,
+) -> None:
+    """The top statements of the last hour of collected history."""
+    from pgwarden.collect.history import target_id
+    from pgwarden.observe import top_queries
+
+    rt = runtime(ctx)
+    key = _sort_key(by)
+    with pg.connect(rt.repository_dsn()) as repo:
+        found = target_id(repo, pg.describe(rt.target_dsn()))
+        rows = top_queries(repo, found, key, limit) if found is not None else ()
+    data = [{**q.__dict__, "queryid": str(q.queryid)} for q in rows]
+    if rt.output_format(fmt) == "json":
+        emit_json(data)
+        return
+    table = [_top_row(q) for q in data]
+    if rt.output_format(fmt) == "table":
+        emit_table(f"top queries by {key}", TOP_COLUMNS, table)
+    else:
+        emit_rows(rt.output_format(fmt), f"top queries by {key}", TOP_COLUMNS, table)
+
+
+def _sort_key(by: str) -> Literal["total", "mean", "calls"]:
+    keys: dict[str, Literal["total", "mean", "calls"]] = {
+        "total": "total", "mean": "mean", "calls": "calls"}  # fmt: skip
+    if by in keys:
+        return keys[by]
+    raise ConfigurationError(f"--by: {by!r} is not one of total, mean, calls")

@@ -1,0 +1,56 @@
+"""``pgwarden serve``: the dashboard, the admin API and /metrics."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import typer
+
+from pgwarden import pg
+from pgwarden.cli.output import err
+from pgwarden.cli.runtime import runtime
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen address (dashboard.host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Listen port (dashboard.port).")
+    ] = None,
+    anonymous_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--anonymous-metrics", help="Serve /metrics without the admin token."
+        ),
+    ] = False,
+) -> None:
+    """Serve the dashboard and API; prints a generated admin token once if unset."""
+    from pgwarden.web import create_app
+    from pgwarden.web.server import make_server
+
+    rt = runtime(ctx)
+    dashboard = rt.settings.dashboard
+    host, port = host or dashboard.host, port if port is not None else dashboard.port
+    token = _token(rt.settings.dashboard.admin_token, f"http://{host}:{port}/")
+    target_dsn = rt.target_dsn()
+    app = create_app(
+        rt.settings, rt.repository_dsn(), pg.describe(target_dsn), token,
+        target_dsn=target_dsn or None, anonymous_metrics=anonymous_metrics,
+    )  # fmt: skip
+    make_server(app, host, port).run()
+
+
+def _token(configured: object, url: str) -> str:
+    """The configured token, or a new one printed once to stderr."""
+    from pydantic import SecretStr
+
+    if isinstance(configured, SecretStr) and configured.get_secret_value():
+        return configured.get_secret_value()
+    token = secrets.token_urlsafe(32)
+    err.print(f"dashboard: {url}")
+    err.print(f"admin token (shown once; set PGWARDEN_DASHBOARD__ADMIN_TOKEN to keep "
+              f"one): {token}", markup=False)  # fmt: skip
+    return token

@@ -1,0 +1,107 @@
+"""The demo's background services: the collector and the dashboard, in threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from pgwarden import pg
+from pgwarden.config import Settings
+from pgwarden.errors import PgwardenError
+
+logger = logging.getLogger(__name__)
+
+
+class CollectorThread(threading.Thread):
+    """Collection cycles every ``interval`` seconds until stopped.
+
+    Each cycle also reads the server log's new slow statements (``log_dir``) and
+    samples pg_stat_activity for statements running past the warning threshold.
+    """
+
+    def __init__(
+        self, dsn: str, settings: Settings, interval: float, log_dir: Path | None
+    ) -> None:
+        super().__init__(name="pgwarden-collector", daemon=True)
+        self.dsn, self.settings, self.interval = dsn, settings, interval
+        self.log_dir = log_dir
+        self.cycles = 0
+        self.failures = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from pgwarden.collect import Collector
+
+        name = pg.describe(self.dsn)
+        with Collector(
+            self.dsn, self.dsn, name, settings=self.settings.collect
+        ) as collector:
+            while not self._stop_event.is_set():
+                started = time.monotonic()
+                try:
+                    collector.cycle()
+                    self._slow_queries(name)
+                    self.cycles += 1
+                except PgwardenError as exc:
+                    self.failures += 1
+                    logger.warning("%s", exc)
+                wait = self.interval - (time.monotonic() - started)
+                self._stop_event.wait(max(wait, 0.0))
+
+    def _slow_queries(self, name: str) -> None:
+        from pgwarden.slowlog import (
+            Thresholds,
+            ensure_target,
+            ingest_server_log,
+            sample_activity,
+        )
+
+        thresholds = Thresholds.from_settings(self.settings.slow_queries)
+        with pg.connect(self.dsn, statement_timeout_ms=None) as conn:
+            target_id = ensure_target(conn, name)
+            if self.log_dir is not None and self.log_dir.is_dir():
+                ingest_server_log(conn, target_id, self.log_dir, thresholds=thresholds)
+            sample_activity(
+                conn, conn, target_id, thresholds.warning_ms, thresholds=thresholds
+            )
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)
+
+
+class DashboardThread(threading.Thread):
+    """The dashboard and API under uvicorn on ``host:port``."""
+
+    def __init__(
+        self, dsn: str, settings: Settings, host: str, port: int, token: str
+    ) -> None:
+        super().__init__(name="pgwarden-dashboard", daemon=True)
+        from pgwarden.web import create_app
+        from pgwarden.web.server import make_server
+
+        app = create_app(settings, dsn, pg.describe(dsn), token, target_dsn=dsn)
+        self.server = make_server(app, host, port, access_log=False)
+
+    def run(self) -> None:
+        self.server.run()
+
+    def wait_started(self, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.server.started and time.monotonic() < deadline:
+            if not self.is_alive():
+                return False
+            time.sleep(0.05)
+        return bool(self.server.started)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(timeout=15)
+
+
+def stop_all(*services: CollectorThread | DashboardThread | None) -> None:
+    for service in services:
+        if service is not None:
+            service.stop()

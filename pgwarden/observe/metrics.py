@@ -1,0 +1,171 @@
+"""``performance_metrics``: the one source of the dashboard, the CLI and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from pgwarden.collect import history
+from pgwarden.config import Settings
+from pgwarden.observe import analysis, gather
+from pgwarden.observe.model import CacheHit, PerformanceMetrics, SlowRate, TopQuery
+from pgwarden.slowlog.report import slow_queries_per_minute
+
+#: slowest queries are ranked over this much history
+TOP_WINDOW = timedelta(hours=1)
+#: table growth per day is measured over at most this much history
+GROWTH_WINDOW = timedelta(days=7)
+TOP_LIMIT = 10
+
+
+def performance_metrics(
+    repo_conn: psycopg.Connection[Any],
+    target_id: int | None,
+    now: datetime,
+    settings: Settings,
+    *,
+    target_name: str | None = None,
+    target_conn: psycopg.Connection[Any] | None = None,
+    app_cache_ratio: float | None = None,
+) -> PerformanceMetrics:
+    """Metrics of the last collected interval, or a live read when there is none."""
+    empty = _empty(now, settings, target_name, app_cache_ratio)
+    if target_id is None:
+        return _live(empty, target_conn, "no history for this target yet")
+    last = history.latest_interval(repo_conn, target_id)
+    db = gather.points_at(repo_conn, "database", target_id, last.ts) if last else []
+    if last is None or not db:
+        return _live(empty, target_conn, "no completed interval collected yet")
+    point = gather.flat(db[0])
+    return _from_history(repo_conn, target_id, now, settings, empty, point)
+
+
+def _empty(
+    now: datetime, settings: Settings, name: str | None, app_ratio: float | None
+) -> PerformanceMetrics:
+    return PerformanceMetrics(
+        generated_at=now, target=name,
+        refresh_seconds=settings.dashboard.refresh_seconds, source="none",
+        interval_end=None, interval_seconds=None, active_connections=None,
+        queries_per_second=None, transactions_per_second=None, mean_latency_ms=None,
+        cache_hit_ratio=CacheHit(None, app_ratio), index_usage=(),
+        index_window_days=settings.index_health.unused_days, slowest_queries=(),
+        table_sizes=(), slow_queries_per_minute=SlowRate(),
+    )  # fmt: skip
+
+
+def _live(
+    empty: PerformanceMetrics, conn: psycopg.Connection[Any] | None, why: str
+) -> PerformanceMetrics:
+    if conn is None:
+        return replace(empty, notes=(why,))
+    row = gather.live_database(conn)
+    ratio = analysis.ratio(row.get("blks_hit"), row.get("blks_read"))
+    return replace(
+        empty,
+        source="live",
+        active_connections=analysis.connections(row),
+        cache_hit_ratio=replace(empty.cache_hit_ratio, database=ratio),
+        notes=(f"{why}: live read; cache hit ratio since the statistics reset",),
+    )
+
+
+def _from_history(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    now: datetime,
+    settings: Settings,
+    empty: PerformanceMetrics,
+    db: Mapping[str, Any],
+) -> PerformanceMetrics:
+    ts, interval_s = db["ts"], db["interval_s"]
+    top = _top(conn, target_id, int(db["datid"]), ts, "mean", TOP_LIMIT)
+    calls, total_ms = _interval_totals(conn, target_id, int(db["datid"]), ts)
+    xacts = (db.get("xact_commit") or 0) + (db.get("xact_rollback") or 0)
+    ratio = analysis.ratio(db.get("blks_hit"), db.get("blks_read"))
+    return replace(
+        empty,
+        source="history",
+        interval_end=ts,
+        interval_seconds=interval_s,
+        active_connections=analysis.connections(db),
+        queries_per_second=analysis.per_second(calls, interval_s),
+        transactions_per_second=analysis.per_second(xacts, interval_s),
+        mean_latency_ms=analysis.mean(total_ms, calls),
+        cache_hit_ratio=replace(empty.cache_hit_ratio, database=ratio),
+        index_usage=_indexes(conn, target_id, ts, settings),
+        slowest_queries=top,
+        table_sizes=_tables(conn, target_id, ts),
+        slow_queries_per_minute=_slow_rate(conn, target_id, now),
+    )
+
+
+def _interval_totals(
+    conn: psycopg.Connection[Any], target_id: int, dbid: int, ts: datetime
+) -> tuple[int | None, float | None]:
+    found = gather.statement_totals(conn, target_id, dbid, ts, ts + gather.TICK)
+    if not found:
+        return 0, None
+    calls = sum(int(r["calls"] or 0) for r in found)
+    return calls, sum(float(r["total_ms"] or 0) for r in found)
+
+
+def _top(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    dbid: int,
+    ts: datetime,
+    by: analysis.SortKey,
+    limit: int,
+) -> tuple[TopQuery, ...]:
+    since = ts - TOP_WINDOW
+    totals = gather.statement_totals(conn, target_id, dbid, since, ts + gather.TICK)
+    slow = gather.slow_by_query(conn, target_id, since)
+    texts = gather.texts(conn, target_id)
+    return analysis.top_queries(totals, texts, slow, by, limit)
+
+
+def top_queries(
+    repo_conn: psycopg.Connection[Any],
+    target_id: int,
+    by: analysis.SortKey = "total",
+    limit: int = 10,
+) -> tuple[TopQuery, ...]:
+    """Top statements of the last hour of history, by total or mean time or calls."""
+    last = history.latest_interval(repo_conn, target_id)
+    db = gather.points_at(repo_conn, "database", target_id, last.ts) if last else []
+    if not db:
+        return ()
+    return _top(repo_conn, target_id, int(db[0].key["datid"]), db[0].ts, by, limit)
+
+
+def _indexes(
+    conn: psycopg.Connection[Any], target_id: int, ts: datetime, settings: Settings
+) -> tuple[Any, ...]:
+    since = ts - timedelta(days=settings.index_health.unused_days)
+    totals = gather.rows(conn, "index_totals", target_id=target_id, since=since)
+    latest = [gather.flat(p) for p in gather.points_at(conn, "index", target_id, ts)]
+    by_relid = {int(r["relid"]): r for r in totals}
+    return analysis.index_usage(latest, by_relid, gather.names(conn, target_id))
+
+
+def _tables(
+    conn: psycopg.Connection[Any], target_id: int, ts: datetime
+) -> tuple[Any, ...]:
+    since = ts - GROWTH_WINDOW
+    first = gather.rows(conn, "table_first_size", target_id=target_id, since=since)
+    latest = [gather.flat(p) for p in gather.points_at(conn, "table", target_id, ts)]
+    by_relid = {int(r["relid"]): r for r in first}
+    return analysis.table_sizes(latest, by_relid, gather.names(conn, target_id), ts)
+
+
+def _slow_rate(
+    conn: psycopg.Connection[Any], target_id: int, now: datetime
+) -> SlowRate:
+    return analysis.slow_rate(
+        slow_queries_per_minute(conn, target_id, now - timedelta(minutes=1))
+    )

@@ -1,0 +1,137 @@
+"""The metrics in the Prometheus text exposition format 0.0.4."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pgwarden.observe.model import IndexUsage, PerformanceMetrics
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    help: str
+    kind: str = "gauge"
+    samples: tuple[tuple[Mapping[str, str], float], ...] = field(default=())
+
+
+def escape_label(value: str) -> str:
+    """Backslash, double quote and newline escaped as the format requires."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _value(value: float) -> str:
+    return repr(float(value))
+
+
+def render(families: Iterable[Family]) -> str:
+    lines: list[str] = []
+    for family in families:
+        if not family.samples:
+            continue
+        lines.append(f"# HELP {family.name} {_help(family.help)}")
+        lines.append(f"# TYPE {family.name} {family.kind}")
+        for labels, value in family.samples:
+            pairs = ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())
+            label_text = "{" + pairs + "}" if pairs else ""
+            lines.append(f"{family.name}{label_text} {_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _one(name: str, help_text: str, value: float | None) -> Family:
+    samples: tuple[tuple[Mapping[str, str], float], ...] = (
+        () if value is None else (({}, value),)
+    )
+    return Family(name, help_text, samples=samples)
+
+
+def families(m: PerformanceMetrics) -> list[Family]:
+    """Every exported metric; a value that is unknown is left out."""
+    found = [
+        _one("pgwarden_queries_per_second", "Statements per second, last interval.",
+             m.queries_per_second),
+        _one("pgwarden_transactions_per_second",
+             "Commits and rollbacks per second, last interval.",
+             m.transactions_per_second),
+        _one("pgwarden_mean_latency_milliseconds",
+             "Mean statement execution time, last interval.", m.mean_latency_ms),
+        _one("pgwarden_cache_hit_ratio",
+             "Shared buffer hits / block reads, last interval.",
+             m.cache_hit_ratio.database),
+        _one("pgwarden_app_cache_hit_ratio",
+             "Application cache hit ratio as reported.", m.cache_hit_ratio.application),
+        _one("pgwarden_interval_end_timestamp_seconds",
+             "End of the last collected interval.",
+             m.interval_end.timestamp() if m.interval_end else None),
+    ]  # fmt: skip
+    return [*found, *_connections(m), *_slow(m), *_indexes(m), *_tables(m)]
+
+
+def _connections(m: PerformanceMetrics) -> list[Family]:
+    c = m.active_connections
+    if c is None:
+        return []
+    states = c.as_dict()["by_state"].items()
+    return [
+        Family("pgwarden_connections", "Client connections by state.",
+               samples=tuple(({"state": s}, float(n)) for s, n in states)),
+        _one("pgwarden_connections_waiting_on_lock",
+             "Client connections waiting for a lock.", c.waiting_on_lock),
+        _one("pgwarden_connections_max",
+             "max_connections minus reserved connections.", c.available),
+        _one("pgwarden_connection_utilisation_ratio",
+             "Client connections / available connections.", c.utilisation),
+    ]  # fmt: skip
+
+
+def _slow(m: PerformanceMetrics) -> list[Family]:
+    rate = m.slow_queries_per_minute
+    counts = {"warning": rate.warning, "critical": rate.critical,
+              "emergency": rate.emergency}  # fmt: skip
+    samples = tuple(({"severity": s}, float(n)) for s, n in counts.items())
+    help_text = "Slow queries in the last minute, by severity."
+    return [Family("pgwarden_slow_queries_per_minute", help_text, samples=samples)]
+
+
+def _indexes(m: PerformanceMetrics) -> list[Family]:
+    def labels(i: IndexUsage) -> dict[str, str]:
+        return {"schema": i.schema, "table": i.table or "", "index": i.index}
+
+    window = f"Index scans in the last {m.index_window_days} days of history."
+    return [
+        Family("pgwarden_index_scans", window,
+               samples=tuple((labels(i), float(i.scans)) for i in m.index_usage)),
+        Family("pgwarden_index_unused", "1 when the index had no scan in the window.",
+               samples=tuple((labels(i), float(i.unused)) for i in m.index_usage)),
+        Family("pgwarden_index_size_bytes", "Index size.",
+               samples=tuple((labels(i), float(i.size_bytes))
+                             for i in m.index_usage if i.size_bytes is not None)),
+    ]  # fmt: skip
+
+
+def _tables(m: PerformanceMetrics) -> list[Family]:
+    def pick(attr: str) -> tuple[tuple[Mapping[str, str], float], ...]:
+        return tuple(
+            ({"schema": t.schema, "table": t.table}, float(getattr(t, attr)))
+            for t in m.table_sizes
+            if getattr(t, attr) is not None
+        )
+
+    return [
+        Family("pgwarden_table_size_bytes", "Table size with indexes and TOAST.",
+               samples=pick("total_size_bytes")),
+        Family("pgwarden_table_rows", "Estimated live rows.", samples=pick("rows")),
+        Family("pgwarden_table_growth_bytes_per_day", "Growth over the last 7 days.",
+               samples=pick("growth_bytes_per_day")),
+    ]  # fmt: skip
+
+
+def exposition(m: PerformanceMetrics) -> str:
+    return render(families(m))

@@ -1,0 +1,156 @@
+-- Reads of the repository for the dashboard, the CLI and /metrics (pgwarden/observe).
+-- Raw samples are the packed *_history arrays plus the *_current rows of the hour
+-- being collected; hourly roll-ups serve the long ranges.
+
+-- name: relations
+SELECT kind, relid, schema_name, rel_name, table_relid
+FROM pgwarden.relation
+WHERE target_id = %(target_id)s;
+
+-- name: first_cycle
+SELECT min(ts) AS ts FROM pgwarden.collect_cycle WHERE target_id = %(target_id)s;
+
+-- name: statement_totals
+-- Per statement over [since, until): top-level statements of one database.
+WITH raw AS (
+    SELECT h.queryid, u.ts, u.calls, u.total_exec_ms, u.rows
+    FROM pgwarden.statement_history h,
+         unnest(h.ts, h.calls, h.total_exec_ms, h.rows)
+           AS u(ts, calls, total_exec_ms, rows)
+    WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
+      AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+      AND h.hour < %(until)s
+    UNION ALL
+    SELECT c.queryid, c.ts, c.calls, c.total_exec_ms, c.rows
+    FROM pgwarden.statement_current c
+    WHERE c.target_id = %(target_id)s AND c.toplevel AND c.dbid = %(dbid)s
+)
+SELECT queryid,
+       sum(calls)::bigint AS calls,
+       sum(total_exec_ms)::float8 AS total_ms,
+       sum(rows)::bigint AS rows,
+       max(total_exec_ms / nullif(calls, 0))::float8 AS max_interval_mean_ms
+FROM raw
+WHERE ts >= %(since)s AND ts < %(until)s
+GROUP BY queryid;
+
+-- name: statement_by_ts
+-- Top-level statements of one database summed per interval.
+WITH raw AS (
+    SELECT u.ts, u.interval_s, u.calls, u.total_exec_ms
+    FROM pgwarden.statement_history h,
+         unnest(h.ts, h.interval_s, h.calls, h.total_exec_ms)
+           AS u(ts, interval_s, calls, total_exec_ms)
+    WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
+      AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+      AND h.hour < %(until)s
+    UNION ALL
+    SELECT c.ts, c.interval_s, c.calls, c.total_exec_ms
+    FROM pgwarden.statement_current c
+    WHERE c.target_id = %(target_id)s AND c.toplevel AND c.dbid = %(dbid)s
+)
+SELECT ts, max(interval_s)::float8 AS interval_s, sum(calls)::bigint AS calls,
+       sum(total_exec_ms)::float8 AS total_ms
+FROM raw
+WHERE ts >= %(since)s AND ts < %(until)s
+GROUP BY ts
+ORDER BY ts;
+
+-- name: statement_by_hour
+SELECT hour AS ts, sum(calls)::bigint AS calls, sum(total_exec_ms)::float8 AS total_ms
+FROM pgwarden.statement_hourly
+WHERE target_id = %(target_id)s AND toplevel AND dbid = %(dbid)s
+  AND hour >= %(since)s AND hour < %(until)s
+GROUP BY hour
+ORDER BY hour;
+
+-- name: index_totals
+-- Scans per index since %(since)s: finished hours plus the hour being collected.
+SELECT relid, sum(idx_scan)::bigint AS scans, sum(idx_tup_read)::bigint AS tup_read,
+       sum(idx_tup_fetch)::bigint AS tup_fetch
+FROM (
+    SELECT relid, idx_scan, idx_tup_read, idx_tup_fetch
+    FROM pgwarden.index_hourly
+    WHERE target_id = %(target_id)s AND hour >= %(since)s
+    UNION ALL
+    SELECT relid, idx_scan, idx_tup_read, idx_tup_fetch
+    FROM pgwarden.index_current
+    WHERE target_id = %(target_id)s AND ts >= %(since)s
+) s
+GROUP BY relid;
+
+-- name: table_first_size
+-- The earliest total size of each table at or after %(since)s (raw samples).
+SELECT DISTINCT ON (relid) relid, ts, total_size_bytes
+FROM (
+    SELECT h.relid, u.ts, u.total_size_bytes
+    FROM pgwarden.table_history h,
+         unnest(h.ts, h.total_size_bytes) AS u(ts, total_size_bytes)
+    WHERE h.target_id = %(target_id)s
+      AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+    UNION ALL
+    SELECT relid, ts, total_size_bytes
+    FROM pgwarden.table_current
+    WHERE target_id = %(target_id)s
+) s
+WHERE ts >= %(since)s AND total_size_bytes IS NOT NULL
+ORDER BY relid, ts;
+
+-- name: table_size_by_ts
+SELECT ts, sum(total_size_bytes)::bigint AS total_size_bytes
+FROM (
+    SELECT u.ts, u.total_size_bytes
+    FROM pgwarden.table_history h,
+         unnest(h.ts, h.total_size_bytes) AS u(ts, total_size_bytes)
+    WHERE h.target_id = %(target_id)s
+      AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+      AND h.hour < %(until)s
+    UNION ALL
+    SELECT ts, total_size_bytes
+    FROM pgwarden.table_current
+    WHERE target_id = %(target_id)s
+) s
+WHERE ts >= %(since)s AND ts < %(until)s
+GROUP BY ts
+ORDER BY ts;
+
+-- name: table_size_by_hour
+SELECT hour AS ts, sum(total_size_bytes)::bigint AS total_size_bytes
+FROM pgwarden.table_hourly
+WHERE target_id = %(target_id)s AND hour >= %(since)s AND hour < %(until)s
+GROUP BY hour
+ORDER BY hour;
+
+-- name: slow_by_query
+-- The longest recorded execution and the most frequent caller of each statement.
+SELECT queryid, max(duration_ms)::float8 AS max_ms,
+       mode() WITHIN GROUP (ORDER BY caller) AS caller
+FROM pgwarden.slow_query_log
+WHERE target_id = %(target_id)s AND ts >= %(since)s AND queryid IS NOT NULL
+GROUP BY queryid;
+
+-- name: slow_of_query
+SELECT ts, duration_ms, severity, source, caller
+FROM pgwarden.slow_query_log
+WHERE target_id = %(target_id)s AND queryid = %(queryid)s
+  AND ts >= %(since)s AND ts < %(until)s
+ORDER BY ts DESC
+LIMIT 50;
+
+-- name: live_database
+-- The target read directly, when no history has been collected yet.
+SELECT d.oid::bigint AS datid, s.blks_hit, s.blks_read, s.xact_commit, s.xact_rollback
+FROM pg_stat_database s JOIN pg_database d ON d.oid = s.datid
+WHERE d.datname = current_database();
+
+-- name: live_activity
+SELECT count(*) AS connections,
+       count(*) FILTER (WHERE state = 'active') AS conn_active,
+       count(*) FILTER (WHERE state = 'idle') AS conn_idle,
+       count(*) FILTER (WHERE state LIKE 'idle in transaction%%') AS conn_idle_in_xact,
+       count(*) FILTER (WHERE wait_event_type = 'Lock') AS conn_waiting_lock,
+       current_setting('max_connections')::bigint AS max_connections,
+       current_setting('superuser_reserved_connections')::bigint
+         AS reserved_connections
+FROM pg_stat_activity
+WHERE backend_type = 'client backend';

@@ -1,0 +1,202 @@
+/* pgwarden dashboard: asks for the admin token once (sessionStorage), then polls. */
+(function () {
+  "use strict";
+  const KEY = "pgwarden.token";
+  const state = { charts: {}, timer: null, refresh: 60, lastMetrics: null };
+  window.pgwarden = state;
+  const $ = (id) => document.getElementById(id);
+  const COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed"];
+
+  function token() { return sessionStorage.getItem(KEY); }
+
+  function showLogin(message) {
+    sessionStorage.removeItem(KEY);
+    clearInterval(state.timer);
+    $("dashboard").hidden = true;
+    $("login").hidden = false;
+    $("login-error").textContent = message || "";
+  }
+
+  async function api(path) {
+    const response = await fetch(path, {
+      headers: { Authorization: "Bearer " + token() },
+      cache: "no-store",
+    });
+    if (response.status === 401) {
+      showLogin("The token was refused.");
+      throw new Error("unauthorized");
+    }
+    if (!response.ok) {
+      throw new Error(path + ": " + response.status);
+    }
+    return response.json();
+  }
+
+  function fmt(value, digits) {
+    if (value === null || value === undefined) return "–";
+    if (typeof value !== "number") return String(value);
+    return value.toLocaleString(undefined, { maximumFractionDigits: digits ?? 2 });
+  }
+
+  function bytes(value) {
+    if (value === null || value === undefined) return "–";
+    const units = ["B", "kB", "MB", "GB", "TB"];
+    let n = value, i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return fmt(n, 1) + " " + units[i];
+  }
+
+  function cell(row, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    row.appendChild(td);
+    return td;
+  }
+
+  function fillTable(id, items, columns, onClick) {
+    const body = $(id).querySelector("tbody");
+    body.replaceChildren();
+    for (const item of items) {
+      const row = document.createElement("tr");
+      for (const [get, cls] of columns) cell(row, get(item), cls);
+      if (onClick) row.addEventListener("click", () => onClick(item));
+      body.appendChild(row);
+    }
+  }
+
+  function card(label, value) {
+    const div = document.createElement("div");
+    div.className = "card";
+    const b = document.createElement("b");
+    b.textContent = value;
+    div.append(b, label);
+    return div;
+  }
+
+  function renderCards(m) {
+    const c = m.active_connections || {};
+    const slow = m.slow_queries_per_minute;
+    const ratio = (v) => (v === null || v === undefined ? "–" : fmt(v * 100, 1) + " %");
+    $("cards").replaceChildren(
+      card("queries / s", fmt(m.queries_per_second)),
+      card("mean latency ms", fmt(m.mean_latency_ms, 3)),
+      card("cache hit (db)", ratio(m.cache_hit_ratio.database)),
+      card("cache hit (app)", ratio(m.cache_hit_ratio.application)),
+      card("connections", fmt(c.total) + " / " + fmt(c.max)),
+      card("utilisation", ratio(c.utilisation)),
+      card("slow queries / min", fmt(slow.total)),
+    );
+    $("notes").textContent = (m.notes || []).join(" ");
+    $("target").textContent = m.target || "";
+    $("updated").textContent = "updated " + new Date(m.generated_at).toLocaleTimeString();
+  }
+
+  function draw(name, element, chart, names, opts) {
+    const data = [chart.t, ...names.map((n) => chart[n])];
+    const old = state.charts[name];
+    if (old) old.destroy();
+    const width = Math.max(element.clientWidth || 500, 300);
+    const series = [{}, ...names.map((n, i) => ({
+      label: n, stroke: COLORS[i % COLORS.length], width: 2,
+      points: { show: true, size: 4 }, ...(opts || {}),
+    }))];
+    state.charts[name] = new uPlot({ width, height: 200, series }, data, element);
+  }
+
+  function renderCharts(ts) {
+    const c = ts.charts;
+    draw("qps", $("chart-qps"), c.queries_per_second, ["qps"]);
+    draw("latency", $("chart-latency"), c.mean_latency_ms, ["mean_ms"]);
+    draw("cache", $("chart-cache"), c.cache_hit_ratio, ["ratio"]);
+    draw("connections", $("chart-connections"), c.connections,
+      ["total", "active", "idle", "idle_in_transaction"]);
+    draw("slow", $("chart-slow"), c.slow_queries_per_minute,
+      ["warning", "critical", "emergency"]);
+    draw("size", $("chart-size"), c.table_size_bytes, ["total_size_bytes"]);
+  }
+
+  async function renderTop() {
+    const top = await api("/api/admin/top-queries?by=" + $("top-by").value);
+    fillTable("top-queries", top, [
+      [(q) => q.query.replace(/\s+/g, " "), "query"], [(q) => fmt(q.calls)],
+      [(q) => fmt(q.mean_ms, 3)], [(q) => fmt(q.max_ms, 3)],
+      [(q) => fmt(q.total_ms, 1)], [(q) => fmt(q.share_of_total_time * 100, 1) + " %"],
+      [(q) => q.caller || ""],
+    ], (q) => drill(q.queryid));
+  }
+
+  function renderTables(m) {
+    fillTable("tables", m.table_sizes, [
+      [(t) => t.schema + "." + t.table], [(t) => bytes(t.total_size_bytes)],
+      [(t) => fmt(t.rows)], [(t) => bytes(t.growth_bytes_per_day)],
+    ]);
+    fillTable("indexes", m.index_usage, [
+      [(i) => i.index], [(i) => i.table || ""], [(i) => fmt(i.scans)],
+      [(i) => bytes(i.size_bytes)], [(i) => (i.unused ? "unused" : "")],
+    ]);
+  }
+
+  async function drill(queryid) {
+    const range = $("range").value;
+    const q = await api("/api/admin/queries/" + encodeURIComponent(queryid) +
+      "?range=" + range);
+    $("drilldown").hidden = false;
+    $("drill-id").textContent = q.queryid;
+    $("drill-text").textContent = q.query;
+    draw("query", $("chart-query"), q.series, ["mean_ms", "calls_per_second"]);
+    fillTable("drill-slow", q.slow_executions, [
+      [(s) => new Date(s.ts).toLocaleString()], [(s) => fmt(s.duration_ms, 1)],
+      [(s) => s.severity], [(s) => s.source], [(s) => s.caller || ""],
+    ]);
+    state.drilled = q;
+  }
+
+  async function load() {
+    try {
+      const [m, ts] = await Promise.all([
+        api("/api/admin/performance-metrics"),
+        api("/api/admin/timeseries?range=" + $("range").value),
+      ]);
+      state.lastMetrics = m;
+      renderCards(m);
+      renderCharts(ts);
+      renderTables(m);
+      await renderTop();
+      schedule(m.refresh_seconds);
+      document.body.dataset.loaded = String(Date.now());
+    } catch (error) {
+      if (String(error.message) !== "unauthorized") {
+        $("notes").textContent = "could not load: " + error.message;
+      }
+    }
+  }
+
+  function schedule(seconds) {
+    if (state.timer && seconds === state.refresh) return;
+    state.refresh = seconds;
+    clearInterval(state.timer);
+    state.timer = setInterval(load, seconds * 1000);
+  }
+
+  function start() {
+    $("login").hidden = true;
+    $("dashboard").hidden = false;
+    load();
+  }
+
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("token").value.trim();
+    if (!value) return;
+    sessionStorage.setItem(KEY, value);
+    $("token").value = "";
+    start();
+  });
+  $("logout").addEventListener("click", () => showLogin(""));
+  $("range").addEventListener("change", load);
+  $("top-by").addEventListener("change", renderTop);
+  $("drill-close").addEventListener("click", () => { $("drilldown").hidden = true; });
+
+  if (token()) start(); else showLogin("");
+})();

@@ -1,0 +1,121 @@
+"""The dashboard in headless Chromium: token, charts with real points, drill-down."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgwarden import pg
+from pgwarden.collect import collect_once
+from pgwarden.config import Settings
+from pgwarden.web import create_app
+from pgwarden.web.server import make_server
+from tests.integration.test_observe_metrics import (
+    TARGET,
+    TOKEN,
+    collect_with_load,
+    load,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
+        "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def url(demo_dsn: str) -> Iterator[str]:
+    """The app on 127.0.0.1 over three collected cycles (two intervals)."""
+    collect_with_load(demo_dsn)
+    load(demo_dsn, rounds=10, create=False)
+    with pg.connect(demo_dsn) as target, pg.connect(demo_dsn) as repo:
+        collect_once(target, repo, TARGET)
+    port = _free_port()
+    app = create_app(Settings(), demo_dsn, TARGET, TOKEN)
+    server = make_server(app, "127.0.0.1", port, access_log=False)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(url: str) -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def _sign_in(page: Any, url: str, token: str) -> None:
+    page.goto(url)
+    page.fill("#token", token)
+    page.click("#login button[type=submit]")
+
+
+def _points(page: Any, chart: str) -> list[int]:
+    """Non-null values per series of one uPlot chart (x axis first)."""
+    script = (
+        "(name) => window.pgwarden.charts[name].data.map("
+        "s => s.filter(v => v !== null && v !== undefined).length)"
+    )
+    return list(page.evaluate(script, chart))
+
+
+def test_charts_draw_real_points(page: Any, url: str) -> None:
+    _sign_in(page, url, TOKEN)
+    page.wait_for_selector("body[data-loaded]", timeout=20_000)
+    for chart in ("qps", "latency", "cache", "connections", "size"):
+        counts = _points(page, chart)
+        assert counts[0] >= 2 and counts[1] >= 2, (chart, counts)
+    assert page.locator("#chart-qps canvas").count() == 1
+    assert page.locator("#top-queries tbody tr").count() >= 1
+    stored = page.evaluate("sessionStorage.getItem('pgwarden.token')")
+    assert stored == TOKEN and TOKEN not in page.url
+
+
+def test_drill_down_shows_one_query(page: Any, url: str) -> None:
+    _sign_in(page, url, TOKEN)
+    page.wait_for_selector("body[data-loaded]", timeout=20_000)
+    page.select_option("#top-by", "calls")
+    row = page.locator("#top-queries tbody tr", has_text="observe-marker").first
+    row.wait_for(timeout=20_000)
+    row.click()
+    page.wait_for_selector("#drilldown:not([hidden])")
+    assert "observe-marker" in page.text_content("#drill-text")
+    assert _points(page, "query")[1] >= 2
+
+
+def test_without_the_token_nothing_is_served(page: Any, url: str) -> None:
+    refused = page.request.get(f"{url}/api/admin/performance-metrics")
+    assert refused.status == 401 and "connections" not in refused.text()
+    _sign_in(page, url, "not-the-token")
+    page.wait_for_selector("#login:not([hidden])")
+    page.wait_for_function(
+        "document.querySelector('#login-error').textContent.length > 0"
+    )
+    assert page.evaluate("sessionStorage.getItem('pgwarden.token')") is None
+    assert page.evaluate("Object.keys(window.pgwarden.charts).length") == 0
