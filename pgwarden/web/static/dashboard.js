@@ -92,7 +92,7 @@
     $("updated").textContent = "updated " + new Date(m.generated_at).toLocaleTimeString();
   }
 
-  function draw(name, element, chart, names, opts) {
+  function draw(name, element, chart, names, opts, yFormat) {
     const data = [chart.t, ...names.map((n) => chart[n])];
     const old = state.charts[name];
     if (old) old.destroy();
@@ -101,7 +101,9 @@
       label: n, stroke: COLORS[i % COLORS.length], width: 2,
       points: { show: true, size: 4 }, ...(opts || {}),
     }))];
-    state.charts[name] = new uPlot({ width, height: 200, series }, data, element);
+    const config = { width, height: 200, series };
+    if (yFormat) config.axes = [{}, { size: 80, values: (u, vals) => vals.map(yFormat) }];
+    state.charts[name] = new uPlot(config, data, element);
   }
 
   function renderCharts(ts) {
@@ -113,7 +115,7 @@
       ["total", "active", "idle", "idle_in_transaction"]);
     draw("slow", $("chart-slow"), c.slow_queries_per_minute,
       ["warning", "critical", "emergency"]);
-    draw("size", $("chart-size"), c.table_size_bytes, ["total_size_bytes"]);
+    draw("size", $("chart-size"), c.table_size_bytes, ["total_size_bytes"], null, bytes);
   }
 
   async function renderTop() {
