@@ -48,6 +48,9 @@ class SlowQuerySettings(Section):
         1000, gt=0, description="Slow query: emergency above this."
     )
     retention_days: int = Field(30, ge=1, description="Slow query log retention.")
+    server_log_dir: Path | None = Field(
+        None, description="Server log directory (jsonlog/csvlog) collect reads."
+    )
 
 
 class DashboardSettings(Section):

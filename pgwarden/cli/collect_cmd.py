@@ -8,6 +8,7 @@ cycle is reported and the next one reconnects. Ctrl-C stops after the current cy
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,8 @@ from pgwarden import pg
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
 from pgwarden.collect import Collector, CycleFailed
+from pgwarden.config import Settings
+from pgwarden.errors import ConfigurationError, PgwardenError
 
 
 def prepare_repository(dsn: str) -> None:
@@ -40,8 +43,20 @@ def collect(
             "--interval", min=5, help="Seconds between snapshots (collect.interval)."
         ),
     ] = None,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-dir",
+            help="Server log directory to read slow statements from "
+            "(slow_queries.server_log_dir).",
+        ),
+    ] = None,
 ) -> None:
-    """Take snapshots of the target into the repository (Ctrl-C stops)."""
+    """Take snapshots of the target into the repository (Ctrl-C stops).
+
+    Each cycle also captures slow queries: new server log lines (with --log-dir)
+    and a sample of pg_stat_activity.
+    """
     rt = runtime(ctx)
     settings = rt.settings
     target_dsn = rt.target_dsn()
@@ -52,18 +67,49 @@ def collect(
         settings=settings.collect,
         statement_timeout_ms=settings.statement_timeout_ms,
     )  # fmt: skip
+    slow = _SlowCapture(settings, log_dir or settings.slow_queries.server_log_dir)
     with collector:
         try:
-            _loop(collector, once, seconds)
+            _loop(collector, slow, once, seconds)
         except KeyboardInterrupt:
             err.print("collector stopped")
 
 
-def _loop(collector: Collector, once: bool, seconds: int) -> None:
+class _SlowCapture:
+    """Slow query capture after each cycle; a failure is reported, never fatal."""
+
+    def __init__(self, settings: Settings, log_dir: Path | None) -> None:
+        if log_dir is not None and not log_dir.is_dir():
+            raise ConfigurationError(f"--log-dir: {log_dir} is not a directory")
+        self.settings, self.log_dir = settings, log_dir
+
+    def __call__(self, collector: Collector) -> None:
+        from pgwarden.slowlog.capture import capture
+
+        if collector.target is None or collector.repository is None:
+            return
+        try:
+            found = capture(
+                collector.target, collector.repository, collector.target_name,
+                self.settings.slow_queries, self.log_dir,
+            )  # fmt: skip
+        except PgwardenError as exc:
+            err.print(f"slow query capture skipped: {exc}", markup=False)
+            return
+        if found.from_log or found.from_activity:
+            err.print(
+                f"slow queries: {found.from_log} from the server log, "
+                f"{found.from_activity} from activity",
+                markup=False,
+            )
+
+
+def _loop(collector: Collector, slow: _SlowCapture, once: bool, seconds: int) -> None:
     while True:
         started = time.monotonic()
         try:
             err.print(collector.cycle().summary(), markup=False)
+            slow(collector)
         except CycleFailed as exc:
             if once:
                 raise

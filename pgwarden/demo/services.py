@@ -51,21 +51,11 @@ class CollectorThread(threading.Thread):
                 self._stop_event.wait(max(wait, 0.0))
 
     def _slow_queries(self, name: str) -> None:
-        from pgwarden.slowlog import (
-            Thresholds,
-            ensure_target,
-            ingest_server_log,
-            sample_activity,
-        )
+        from pgwarden.slowlog.capture import capture
 
-        thresholds = Thresholds.from_settings(self.settings.slow_queries)
+        log_dir = self.log_dir if self.log_dir and self.log_dir.is_dir() else None
         with pg.connect(self.dsn, statement_timeout_ms=None) as conn:
-            target_id = ensure_target(conn, name)
-            if self.log_dir is not None and self.log_dir.is_dir():
-                ingest_server_log(conn, target_id, self.log_dir, thresholds=thresholds)
-            sample_activity(
-                conn, conn, target_id, thresholds.warning_ms, thresholds=thresholds
-            )
+            capture(conn, conn, name, self.settings.slow_queries, log_dir)
 
     def stop(self) -> None:
         self._stop_event.set()
