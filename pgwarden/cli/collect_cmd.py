@@ -63,7 +63,7 @@ def collect(
     prepare_repository(rt.repository_dsn())
     seconds = interval or settings.collect.interval_seconds
     collector = Collector(
-        target_dsn, rt.repository_dsn(), pg.describe(target_dsn),
+        target_dsn, rt.repository_dsn(), rt.target_name(),
         settings=settings.collect,
         statement_timeout_ms=settings.statement_timeout_ms,
     )  # fmt: skip

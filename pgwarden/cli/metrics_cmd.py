@@ -25,7 +25,7 @@ def metrics(ctx: typer.Context, fmt: FormatOption = None) -> None:
     from pgwarden.observe import performance_metrics
 
     rt = runtime(ctx)
-    name = pg.describe(rt.target_dsn())
+    name = rt.target_name()
     with pg.connect(rt.repository_dsn()) as repo:
         found = target_id(repo, name)
         with _target(rt, found) as target:
@@ -98,7 +98,7 @@ def queries_top(
     rt = runtime(ctx)
     key = _sort_key(by)
     with pg.connect(rt.repository_dsn()) as repo:
-        found = target_id(repo, pg.describe(rt.target_dsn()))
+        found = target_id(repo, rt.target_name())
         rows = top_queries(repo, found, key, limit) if found is not None else ()
     data = [{**q.__dict__, "queryid": str(q.queryid)} for q in rows]
     if rt.output_format(fmt) == "json":

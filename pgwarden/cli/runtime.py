@@ -25,6 +25,12 @@ class Runtime:
         secret = self.settings.dsn
         return secret.get_secret_value() if secret is not None else ""
 
+    def target_name(self) -> str:
+        """How the target is known in the repository: ``host:port/dbname``."""
+        from pgwarden.pg import describe
+
+        return describe(self.target_dsn())
+
     def repository_dsn(self) -> str:
         secret = self.settings.repository_dsn
         return secret.get_secret_value() if secret is not None else self.target_dsn()

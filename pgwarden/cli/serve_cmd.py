@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from pgwarden import pg
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
 
@@ -37,7 +36,7 @@ def serve(
     token = _token(rt.settings.dashboard.admin_token, f"http://{host}:{port}/")
     target_dsn = rt.target_dsn()
     app = create_app(
-        rt.settings, rt.repository_dsn(), pg.describe(target_dsn), token,
+        rt.settings, rt.repository_dsn(), rt.target_name(), token,
         target_dsn=target_dsn or None, anonymous_metrics=anonymous_metrics,
     )  # fmt: skip
     make_server(app, host, port).run()

@@ -11,7 +11,7 @@ import typer
 
 from pgwarden import pg
 from pgwarden.cli.output import emit_json, emit_rows, err
-from pgwarden.cli.runtime import Runtime, runtime
+from pgwarden.cli.runtime import runtime
 from pgwarden.errors import ConfigurationError
 
 FormatOption = Annotated[
@@ -72,7 +72,7 @@ def ingest_log(
     if path != "-" and not Path(path).exists():
         raise ConfigurationError(f"{path}: no such file or directory")
     with pg.connect(rt.repository_dsn()) as conn:
-        target_id = ensure_target(conn, _target_name(rt))
+        target_id = ensure_target(conn, rt.target_name())
         if path == "-":
             result = ingest_stream(conn, target_id, sys.stdin.buffer,
                                    thresholds=thresholds)  # fmt: skip
@@ -82,7 +82,3 @@ def ingest_log(
         f"read {result.records} log records ({result.bytes_read} bytes), "
         f"stored {result.stored} slow queries"
     )
-
-
-def _target_name(rt: Runtime) -> str:
-    return pg.describe(rt.target_dsn())
