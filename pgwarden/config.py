@@ -37,6 +37,9 @@ class CollectSettings(Section):
     rollup_retention_days: int = Field(
         400, ge=1, description="Keep hourly roll-ups this long."
     )
+    text_limit: int = Field(
+        10_000, ge=100, description="Store at most this many characters of a query."
+    )
 
 
 class SlowQuerySettings(Section):
@@ -48,6 +51,9 @@ class SlowQuerySettings(Section):
         1000, gt=0, description="Slow query: emergency above this."
     )
     retention_days: int = Field(30, ge=1, description="Slow query log retention.")
+    sample_interval_seconds: float = Field(
+        5, gt=0, description="Seconds between pg_stat_activity samples."
+    )
     server_log_dir: Path | None = Field(
         None, description="Server log directory (jsonlog/csvlog) collect reads."
     )
@@ -59,6 +65,9 @@ class DashboardSettings(Section):
     refresh_seconds: int = Field(60, ge=1, description="Dashboard refresh interval.")
     admin_token: SecretStr | None = Field(
         None, description="Token for /api/admin/*; generated when unset."
+    )
+    anonymous_metrics: bool = Field(
+        False, description="Serve /metrics without the admin token."
     )
 
 
@@ -127,6 +136,10 @@ class LoadSettings(Section):
     normal_users: int = Field(100, ge=1, description="Preset 'normal' users.")
     peak_users: int = Field(500, ge=1, description="Preset 'peak' users.")
     stress_users: int = Field(1000, ge=1, description="Preset 'stress' users.")
+    allowed_targets: list[str] = Field(
+        default_factory=list,
+        description="Targets (host:port/db) load tests may write to, besides embedded.",
+    )
 
 
 class ElasticitySettings(Section):
