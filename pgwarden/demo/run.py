@@ -22,6 +22,8 @@ from pgwarden.errors import PgwardenError
 from pgwarden.paths import default_embedded_dir
 
 DEMO_DATABASE = "pgwarden_demo"
+#: contrib extensions the embedded server ships and pgwarden uses
+DEMO_EXTENSIONS = ("pg_stat_statements", "pgstattuple", "pg_buffercache")
 
 Say = Callable[[str], Any]
 
@@ -112,7 +114,12 @@ def prepare(dsn: str, scale: str, say: Say) -> None:
             say(f"loading reference data (scale {scale})")
             summary = data.load(conn, scale, on_step=lambda step: say(f"  {step}"))
             say(f"loaded in {summary.seconds:.1f} s")
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        for extension in DEMO_EXTENSIONS:
+            conn.execute(
+                sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                    sql.Identifier(extension)
+                )
+            )
         conn.commit()
         repository.migrate(conn)
 

@@ -85,7 +85,15 @@ def test_demo_runs_and_leaves_a_reusable_data_dir(tmp_path: Path) -> None:
     assert cycles >= 2
     assert "loading reference data" in first.stderr
     assert "embedded server stopped" in first.stderr
-    second = pgwarden(*args, "--port", "0")
+    second = pgwarden(*args, "--port", "0", "--keep-running")
     assert second.returncode == 0, second.stderr
     assert "reference data already loaded" in second.stderr
+    dsn = pgwarden(
+        "embedded", "dsn", "--data-dir", data_dir, "--dbname", "pgwarden_demo"
+    )
+    doctor = pgwarden("--dsn", dsn.stdout.strip(), "doctor", "--format", "json")
+    checks = {c["name"]: c["ok"] for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["pgstattuple"] and checks["pg_buffercache"]
+    assert checks["pg_stat_statements_extension"] and checks["slow_query_log"]
+    assert pgwarden("embedded", "stop", "--data-dir", data_dir).returncode == 0
     assert pgwarden("embedded", "status", "--data-dir", data_dir).returncode == 3
