@@ -1,8 +1,10 @@
 """Collector cycle against the bare catalog queries through psql, same server.
 
 Creates >= 5,000 distinct statements and >= 2,000 relations in a scratch database on
-an embedded server, then times steady-state collector cycles (texts already stored)
-against ``psql`` running the same catalog reads with their output discarded.
+an embedded server, then times steady-state cycles of a running collector (texts
+already stored, previous counters in memory) against ``psql`` running the same
+catalog reads with their output discarded. Also prints the first cycle of a
+collector that has just started (previous snapshot read back from the repository).
 
     python bench/collector_cycle.py [--tables 2000] [--cycles 5]
 """
@@ -21,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden import pg
-from pgwarden.collect import collect_once
+from pgwarden.collect import Collector, collect_once
 from pgwarden.embedded import EmbeddedServer
 from pgwarden.repository import migrate
 
@@ -88,24 +90,35 @@ def run(server: EmbeddedServer, tables: int, cycles: int, tmp: Path) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION pg_stat_statements")
     populate(dsn, tables)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # no autovacuum burst during the timings
     with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
         migrate(conn)
-    with pg.connect(dsn, statement_timeout_ms=None) as target, pg.connect(dsn) as repo:
-        first = collect_once(target, repo, "bench")
-        cycle_times = []
-        for _ in range(cycles):
+        version_num = pg.server_version_num(conn)
+    script = tmp / "bare.sql"
+    script.write_text(bare_script(version_num))
+    cycle_times, psql_times = [], []
+    with Collector(dsn, dsn, "bench", statement_timeout_ms=60_000) as collector:
+        first = collector.cycle()
+        time_psql(server, dsn, script, 1)  # warm both before timing
+        collector.cycle()
+        for _ in range(cycles):  # alternate, so both see the same background
             start = time.perf_counter()
-            result = collect_once(target, repo, "bench")
+            result = collector.cycle()
             cycle_times.append(time.perf_counter() - start)
-        script = tmp / "bare.sql"
-        script.write_text(bare_script(target.info.server_version))
-    psql_times = time_psql(server, dsn, script, cycles)
+            psql_times += time_psql(server, dsn, script, 1)
+    with pg.connect(dsn, statement_timeout_ms=None) as target, pg.connect(dsn) as repo:
+        start = time.perf_counter()
+        collect_once(target, repo, "bench")
+        restarted = time.perf_counter() - start
     cycle, bare = statistics.median(cycle_times), statistics.median(psql_times)
     print(f"statements: {first.statements} (texts stored once: {first.new_texts})")
     print(f"relations: tables={tables} indexes={tables}; last cycle {result.samples}")
     print(f"collector cycle (median of {cycles}): {cycle * 1000:.0f} ms")
     print(f"bare catalog queries via psql (median of {cycles}): {bare * 1000:.0f} ms")
     print(f"ratio collector / psql: {cycle / bare:.2f}")
+    print(f"first cycle after a collector start: {restarted * 1000:.0f} ms "
+          f"(ratio {restarted / bare:.2f})")  # fmt: skip
 
 
 if __name__ == "__main__":

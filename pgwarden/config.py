@@ -71,6 +71,28 @@ class DashboardSettings(Section):
     )
 
 
+class ChannelSettings(Section):
+    name: str = Field(description="Channel name, shown in delivery records.")
+    kind: Literal["console", "log", "webhook", "slack", "email"] = Field(
+        description="How notifications are delivered."
+    )
+    url: SecretStr | None = Field(None, description="Webhook or Slack URL.")
+    to: list[str] = Field(default_factory=list, description="Email recipients.")
+    min_severity: Literal["info", "warning", "critical", "emergency"] = Field(
+        "warning", description="Send only alerts at or above this severity."
+    )
+
+
+class SmtpSettings(Section):
+    host: str = Field("localhost", description="SMTP server for email alerts.")
+    port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    sender: str = Field("pgwarden@localhost", description="From address.")
+    username: str | None = Field(None, description="SMTP login, if required.")
+    password: SecretStr | None = Field(None, description="SMTP password.")
+    starttls: bool = Field(False, description="Upgrade the SMTP session with TLS.")
+    timeout_seconds: float = Field(10, gt=0, description="SMTP timeout.")
+
+
 class AlertSettings(Section):
     connection_utilisation_pct: float = Field(
         80, ge=0, le=100, description="Alert when connections exceed this share."
@@ -90,6 +112,60 @@ class AlertSettings(Section):
     repeat_interval_hours: float = Field(
         4, gt=0, description="Repeat a firing alert's notification after this."
     )
+    evaluate_interval_seconds: int = Field(
+        60, ge=5, description="Seconds between rule evaluations."
+    )
+    cache_hit_window_minutes: float = Field(
+        10, gt=0, description="Cache hit ratio is measured over this window."
+    )
+    slow_query_window_minutes: float = Field(
+        5, gt=0, description="A slow statement alert lasts this long after it."
+    )
+    long_transaction_minutes: float = Field(
+        5, gt=0, description="Alert on transactions open longer than this."
+    )
+    idle_in_transaction_minutes: float = Field(
+        5, gt=0, description="Alert on sessions idle in transaction this long."
+    )
+    blocked_session_seconds: float = Field(
+        30, ge=0, description="Alert on sessions waiting for a lock this long."
+    )
+    replication_lag_seconds: float = Field(
+        60, ge=0, description="Alert when a replica lags more than this."
+    )
+    wraparound_margin_pct: float = Field(
+        50, ge=0, le=100, description="Alert when fewer XIDs than this remain."
+    )
+    statement_evictions_per_hour: int = Field(
+        0, ge=0, description="Alert above this many pg_stat_statements evictions."
+    )
+    collector_silent_minutes: float = Field(
+        5, gt=0, description="Alert when no collection cycle for this long."
+    )
+    for_minutes: dict[str, float] = Field(
+        default_factory=dict, description="Per-rule pending time (rule = minutes)."
+    )
+    disabled_rules: list[str] = Field(
+        default_factory=list, description="Built-in rules switched off."
+    )
+    maintenance_muted_rules: list[str] = Field(
+        default_factory=lambda: [
+            "long_transaction",
+            "blocked_sessions",
+            "slow_query",
+            "slow_query_spike",
+            "cache_hit_ratio",
+        ],
+        description="Rules muted in the maintenance window (maintenance causes).",
+    )
+    retries: int = Field(3, ge=0, description="Delivery retries per channel.")
+    retry_backoff_seconds: float = Field(
+        2, ge=0, description="First retry delay; doubles on each retry."
+    )
+    channels: list[ChannelSettings] = Field(
+        default_factory=list, description="Where notifications go (default: log)."
+    )
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
 
 
 class MaintenanceSettings(Section):
@@ -140,6 +216,24 @@ class LoadSettings(Section):
         default_factory=list,
         description="Targets (host:port/db) load tests may write to, besides embedded.",
     )
+    duration_seconds: float = Field(60, gt=0, description="Measured run length.")
+    ramp_up_seconds: float = Field(5, ge=0, description="Users start over this long.")
+    warmup_seconds: float = Field(
+        5, ge=0, description="Not measured at the start (includes the ramp-up)."
+    )
+    think_ms: float = Field(500, ge=0, description="Mean think time between actions.")
+    pool_size: int = Field(20, ge=1, description="Application connection pool size.")
+    pool_timeout_seconds: float = Field(
+        5, gt=0, description="Wait for a pooled connection at most this long."
+    )
+    cache_size: int = Field(1000, ge=1, description="Application LRU cache entries.")
+    statement_timeout_ms: int = Field(
+        30_000, ge=1, description="statement_timeout of the load's connections."
+    )
+    workers: int = Field(1, ge=1, description="Load generator processes.")
+    regression_pct: float = Field(
+        10, ge=0, description="load compare: a p95 or throughput change above fails."
+    )
 
 
 class ElasticitySettings(Section):
@@ -150,6 +244,76 @@ class ElasticitySettings(Section):
     )
     scale_cache_hit_pct: float = Field(
         50, ge=0, le=100, description="Scale below this cache hit ratio."
+    )
+    pool_step: int = Field(10, ge=1, description="Pool sizes tried: min, min+step...")
+    users: int = Field(100, ge=1, description="Users held fixed during the sweeps.")
+    step_seconds: float = Field(10, gt=0, description="Measured seconds per size.")
+    cache_sizes: list[int] = Field(
+        default_factory=lambda: [10, 100, 1000, 10000],
+        description="Application cache sizes tried.",
+    )
+
+
+class PersonSettings(Section):
+    name: str = Field(description="Person's name as used in layers.")
+    email: str | None = Field(None, description="Email for escalations.")
+    slack: str | None = Field(None, description="Slack member id (U123...).")
+    phone: str | None = Field(None, description="Phone number, shown only.")
+
+
+class LayerSettings(Section):
+    name: str = Field(description="Layer name: primary, secondary ...")
+    people: list[str] = Field(description="Rotation order of this layer.")
+    offset: int = Field(0, ge=0, description="Start this many places later.")
+    rotation_weeks: int = Field(1, ge=1, description="Weeks per shift.")
+
+
+class OverrideSettings(Section):
+    layer: str = Field(description="Layer the override replaces.")
+    person: str = Field(description="Who is on call instead.")
+    start: str = Field(description="ISO start, local time unless offset given.")
+    end: str = Field(description="ISO end.")
+    reason: str = Field("", description="Why (holiday, swap ...).")
+
+
+class OnCallSettings(Section):
+    timezone: str | None = Field(
+        None, description="Time zone of handoffs (default: timezone)."
+    )
+    handoff_day: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = Field("monday", description="Weekday of the rotation handoff.")
+    handoff_time: str = Field(
+        "09:00", pattern=r"^\d{2}:\d{2}$", description="Local time of the handoff."
+    )
+    rotation_start: str = Field(
+        "2024-01-01",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="A date in the first shift of the rotation.",
+    )
+    people: list[PersonSettings] = Field(
+        default_factory=list, description="Everyone on the roster."
+    )
+    layers: list[LayerSettings] = Field(
+        default_factory=list, description="Rotations: L1 primary, L2 secondary."
+    )
+    overrides: list[OverrideSettings] = Field(
+        default_factory=list, description="Shifts taken over by someone else."
+    )
+    lead: str | None = Field(None, description="Escalation level 3 (team lead).")
+    executive: str | None = Field(None, description="Escalation level 4.")
+    ack_timeout_minutes: float = Field(
+        15, gt=0, description="Escalate when not acknowledged within this."
+    )
+    ack_timeout_minutes_by_severity: dict[str, float] = Field(
+        default_factory=dict, description="Per-severity acknowledgement timeout."
+    )
+    executive_severities: list[str] = Field(
+        default_factory=lambda: ["critical", "emergency"],
+        description="Severities that may escalate to the executive.",
+    )
+    max_share_pct: float = Field(
+        25, gt=0, le=100, description="Nobody on call more than this share."
     )
 
 
@@ -204,6 +368,7 @@ class Settings(BaseSettings):
     load: LoadSettings = Field(default_factory=LoadSettings)  # type: ignore[arg-type]
     elasticity: ElasticitySettings = Field(default_factory=ElasticitySettings)  # type: ignore[arg-type]
     slo: SloSettings = Field(default_factory=SloSettings)  # type: ignore[arg-type]
+    oncall: OnCallSettings = Field(default_factory=OnCallSettings)  # type: ignore[arg-type]
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
 
     _toml: ClassVar[dict[str, Any]] = {}

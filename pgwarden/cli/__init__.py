@@ -15,12 +15,15 @@ import typer
 
 from pgwarden import __version__
 from pgwarden.cli import (
+    alerts_cmd,
     collect_cmd,
     config_cmd,
     db_cmd,
     demo_cmd,
     embedded_cmd,
+    load_cmd,
     metrics_cmd,
+    oncall_cmd,
     serve_cmd,
     slowlog_cmd,
 )
@@ -118,6 +121,9 @@ queries_app = typer.Typer(
 )
 queries_app.command("top")(metrics_cmd.queries_top)
 app.add_typer(queries_app, name="queries")
+app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(oncall_cmd.app, name="oncall")
+app.add_typer(load_cmd.app, name="load")
 
 
 def main() -> None:

@@ -2,14 +2,15 @@
 
 The repository schema is installed or migrated first (as ``pgwarden init`` does), so
 ``collect`` works on a fresh repository. One line per cycle goes to stderr; a failed
-cycle is reported and the next one reconnects. Ctrl-C stops after the current cycle.
+cycle is reported and the next one reconnects. Between cycles pg_stat_activity is
+sampled every ``slow_queries.sample_interval_seconds``; a failed sample is reported
+and collection goes on. Ctrl-C stops.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +19,10 @@ from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
 from pgwarden.collect import Collector, CycleFailed
 from pgwarden.config import Settings
-from pgwarden.errors import ConfigurationError, PgwardenError
+from pgwarden.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pgwarden.slowlog.capture import SlowCapture
 
 
 def prepare_repository(dsn: str) -> None:
@@ -51,11 +55,18 @@ def collect(
             "(slow_queries.server_log_dir).",
         ),
     ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration", min=0, help="Stop after this many seconds (default: never)."
+        ),
+    ] = None,
 ) -> None:
     """Take snapshots of the target into the repository (Ctrl-C stops).
 
-    Each cycle also captures slow queries: new server log lines (with --log-dir)
-    and a sample of pg_stat_activity.
+    Each cycle also reads the server log's new slow statements (with --log-dir) and,
+    about once an hour, applies the slow query log's retention. pg_stat_activity is
+    sampled for running slow statements every slow_queries.sample_interval_seconds.
     """
     rt = runtime(ctx)
     settings = rt.settings
@@ -67,53 +78,64 @@ def collect(
         settings=settings.collect,
         statement_timeout_ms=settings.statement_timeout_ms,
     )  # fmt: skip
-    slow = _SlowCapture(settings, log_dir or settings.slow_queries.server_log_dir)
+    slow = _slow_capture(settings, rt.target_name(), log_dir)
     with collector:
         try:
-            _loop(collector, slow, once, seconds)
+            if once:
+                _cycle(collector, slow, once=True)
+            else:
+                _loop(collector, slow, seconds, settings, duration)
         except KeyboardInterrupt:
             err.print("collector stopped")
 
 
-class _SlowCapture:
-    """Slow query capture after each cycle; a failure is reported, never fatal."""
+def _slow_capture(
+    settings: Settings, target_name: str, log_dir: Path | None
+) -> SlowCapture:
+    from pgwarden.slowlog.capture import SlowCapture
 
-    def __init__(self, settings: Settings, log_dir: Path | None) -> None:
-        if log_dir is not None and not log_dir.is_dir():
-            raise ConfigurationError(f"--log-dir: {log_dir} is not a directory")
-        self.settings, self.log_dir = settings, log_dir
-
-    def __call__(self, collector: Collector) -> None:
-        from pgwarden.slowlog.capture import capture
-
-        if collector.target is None or collector.repository is None:
-            return
-        try:
-            found = capture(
-                collector.target, collector.repository, collector.target_name,
-                self.settings.slow_queries, self.log_dir,
-            )  # fmt: skip
-        except PgwardenError as exc:
-            err.print(f"slow query capture skipped: {exc}", markup=False)
-            return
-        if found.from_log or found.from_activity:
-            err.print(
-                f"slow queries: {found.from_log} from the server log, "
-                f"{found.from_activity} from activity",
-                markup=False,
-            )
+    chosen = log_dir or settings.slow_queries.server_log_dir
+    if chosen is not None and not chosen.is_dir():
+        raise ConfigurationError(f"--log-dir: {chosen} is not a directory")
+    return SlowCapture(settings.slow_queries, target_name, chosen, report=_say)
 
 
-def _loop(collector: Collector, slow: _SlowCapture, once: bool, seconds: int) -> None:
-    while True:
-        started = time.monotonic()
-        try:
-            err.print(collector.cycle().summary(), markup=False)
-            slow(collector)
-        except CycleFailed as exc:
-            if once:
-                raise
-            err.print(str(exc), markup=False)
+def _say(line: str) -> None:
+    err.print(line, markup=False)
+
+
+def _cycle(collector: Collector, slow: SlowCapture, *, once: bool = False) -> None:
+    """One collection cycle with the server log (and, with --once, one sample)."""
+    try:
+        _say(collector.cycle().summary())
+    except CycleFailed as exc:
         if once:
-            return
-        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+            raise
+        _say(str(exc))
+        return
+    if once:
+        slow.sample(collector.target, collector.repository)
+    summary = slow.after_cycle(collector.repository).summary()
+    if summary:
+        _say(summary)
+
+
+def _loop(
+    collector: Collector,
+    slow: SlowCapture,
+    seconds: int,
+    settings: Settings,
+    duration: float | None,
+) -> None:
+    """Collection cycles every ``seconds``, activity samples at their own interval."""
+    from pgwarden.slowlog.schedule import Periodic, Scheduler
+
+    sample_every = settings.slow_queries.sample_interval_seconds
+    Scheduler([
+        Periodic("collect", seconds, lambda: _cycle(collector, slow)),
+        Periodic("sample", sample_every,
+                 lambda: slow.sample(collector.target, collector.repository)),
+    ]).run(max_seconds=duration)  # fmt: skip
+    sampled = slow.take_sampled()
+    if sampled:
+        _say(f"slow queries: {sampled} from activity since the last cycle")

@@ -15,11 +15,19 @@ from pgwarden.errors import ConfigurationError
 FormatOption = Annotated[
     str | None, typer.Option("--format", help="json, table or md.")
 ]
+IncludeOwnOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-own", help="Count pgwarden's own statements as workload too."
+    ),
+]
 TOP_COLUMNS = ("queryid", "calls", "mean_ms", "max_ms", "total_ms", "share", "caller",
                "query")  # fmt: skip
 
 
-def metrics(ctx: typer.Context, fmt: FormatOption = None) -> None:
+def metrics(
+    ctx: typer.Context, fmt: FormatOption = None, include_own: IncludeOwnOption = False
+) -> None:
     """Throughput, cache hit ratio, connections, slowest queries, tables, indexes."""
     from pgwarden.collect.history import target_id
     from pgwarden.observe import performance_metrics
@@ -31,7 +39,7 @@ def metrics(ctx: typer.Context, fmt: FormatOption = None) -> None:
         with _target(rt, found) as target:
             result = performance_metrics(
                 repo, found, datetime.now(UTC), rt.settings, target_name=name,
-                target_conn=target,
+                target_conn=target, include_own=include_own,
             )  # fmt: skip
     data = result.as_dict()
     if rt.output_format(fmt) == "json":
@@ -62,6 +70,7 @@ def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
         ("connections", conns.get("total")),
         ("connection utilisation", conns.get("utilisation")),
         ("slow queries / minute", data["slow_queries_per_minute"]["total"]),
+        ("own statements left out", _own(data["own_statements"])),
         *(("note", note) for note in data["notes"]),
     ]
     emit_rows(fmt, f"metrics of {data['target']}", ["metric", "value"], summary)
@@ -70,6 +79,12 @@ def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
     tables = [(f"{t['schema']}.{t['table']}", t["total_size_bytes"], t["rows"],
                t["growth_bytes_per_day"]) for t in data["table_sizes"]]  # fmt: skip
     emit_rows(fmt, "tables", ["table", "total_bytes", "rows", "growth_per_day"], tables)
+
+
+def _own(own: dict[str, Any]) -> str:
+    if not own["excluded"]:
+        return "none (--include-own)"
+    return f"{own['statements']} statements, {own['calls']} calls last interval"
 
 
 def _top_row(q: dict[str, Any]) -> list[Any]:
@@ -90,6 +105,7 @@ def queries_top(
     ] = "total",
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 10,
     fmt: FormatOption = None,
+    include_own: IncludeOwnOption = False,
 ) -> None:
     """The top statements of the last hour of collected history."""
     from pgwarden.collect.history import target_id
@@ -99,7 +115,11 @@ def queries_top(
     key = _sort_key(by)
     with pg.connect(rt.repository_dsn()) as repo:
         found = target_id(repo, rt.target_name())
-        rows = top_queries(repo, found, key, limit) if found is not None else ()
+        rows = (
+            top_queries(repo, found, key, limit, include_own=include_own)
+            if found is not None
+            else ()
+        )
     data = [{**q.__dict__, "queryid": str(q.queryid)} for q in rows]
     if rt.output_format(fmt) == "json":
         emit_json(data)

@@ -20,11 +20,14 @@ def serve(
         int | None, typer.Option("--port", help="Listen port (dashboard.port).")
     ] = None,
     anonymous_metrics: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--anonymous-metrics", help="Serve /metrics without the admin token."
+            "--anonymous-metrics/--no-anonymous-metrics",
+            help="Serve /metrics without the admin token "
+            "(dashboard.anonymous_metrics).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """Serve the dashboard and API; prints a generated admin token once if unset."""
     from pgwarden.web import create_app
@@ -35,6 +38,8 @@ def serve(
     host, port = host or dashboard.host, port if port is not None else dashboard.port
     token = _token(rt.settings.dashboard.admin_token, f"http://{host}:{port}/")
     target_dsn = rt.target_dsn()
+    if anonymous_metrics is None:
+        anonymous_metrics = dashboard.anonymous_metrics
     app = create_app(
         rt.settings, rt.repository_dsn(), rt.target_name(), token,
         target_dsn=target_dsn or None, anonymous_metrics=anonymous_metrics,

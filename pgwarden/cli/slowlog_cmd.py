@@ -68,16 +68,19 @@ def ingest_log(
     from pgwarden.slowlog.store import ensure_target
 
     rt = runtime(ctx)
-    thresholds = Thresholds.from_settings(rt.settings.slow_queries)
+    settings = rt.settings.slow_queries
+    policy: dict[str, Any] = {
+        "thresholds": Thresholds.from_settings(settings),
+        "retention_days": settings.retention_days,
+    }
     if path != "-" and not Path(path).exists():
         raise ConfigurationError(f"{path}: no such file or directory")
     with pg.connect(rt.repository_dsn()) as conn:
         target_id = ensure_target(conn, rt.target_name())
         if path == "-":
-            result = ingest_stream(conn, target_id, sys.stdin.buffer,
-                                   thresholds=thresholds)  # fmt: skip
+            result = ingest_stream(conn, target_id, sys.stdin.buffer, **policy)
         else:
-            result = ingest_server_log(conn, target_id, path, thresholds=thresholds)
+            result = ingest_server_log(conn, target_id, path, **policy)
     err.print(
         f"read {result.records} log records ({result.bytes_read} bytes), "
         f"stored {result.stored} slow queries"

@@ -1,4 +1,8 @@
-"""A long-lived collector: connections kept between cycles, reopened after a loss."""
+"""A long-lived collector: connections kept between cycles, reopened after a loss.
+
+The repository's state of the target (previous counters, stored texts, relation
+names) is kept in memory between cycles and read back after a reconnect.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import psycopg
 from pgwarden import pg
 from pgwarden.collect.cycle import CollectOptions, CycleResult, collect_once
 from pgwarden.collect.partitions import apply_retention
+from pgwarden.collect.state import State
 from pgwarden.config import CollectSettings
 from pgwarden.errors import ConnectionFailed, TargetError
 
@@ -42,7 +47,8 @@ class Collector:
         self.target_name = target_name
         self.settings = settings or CollectSettings()  # type: ignore[call-arg]
         self.statement_timeout_ms = statement_timeout_ms
-        self.options = options or CollectOptions()
+        self.options = options or CollectOptions(text_limit=self.settings.text_limit)
+        self.state = State()
         self.target: psycopg.Connection[Any] | None = None
         self.repository: psycopg.Connection[Any] | None = None
         self._retention_at: datetime | None = None
@@ -60,7 +66,9 @@ class Collector:
         """One cycle; :class:`CycleFailed` (one line) when a connection was lost."""
         try:
             target, repository = self._connections()
-            result = collect_once(target, repository, self.target_name, self.options)
+            result = collect_once(
+                target, repository, self.target_name, self.options, self.state
+            )
             self._retention(repository, result.ts)
         except ConnectionFailed as exc:
             self.close()
@@ -83,6 +91,7 @@ class Collector:
             self._retention_at = now
 
     def close(self) -> None:
+        self.state.forget()
         for conn in (self.target, self.repository):
             if conn is not None:
                 conn.close()

@@ -9,7 +9,7 @@ intervals, counted once.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from pgwarden.collect import delta, pack, partitions, store
 from pgwarden.collect.kinds import KINDS
 from pgwarden.collect.snapshot import (
     SIMPLE_PARTS,
+    Key,
     Part,
     Relation,
     Server,
@@ -28,6 +29,7 @@ from pgwarden.collect.snapshot import (
     read_server,
     read_simple,
 )
+from pgwarden.collect.state import Memory, State
 from pgwarden.collect.statements import (
     DEFAULT_TEXT_LIMIT,
     StatementText,
@@ -89,7 +91,7 @@ class CycleResult:
 
 
 def read_target(
-    conn: psycopg.Connection[Any], known: set[Any], options: CollectOptions
+    conn: psycopg.Connection[Any], known: Collection[Key], options: CollectOptions
 ) -> Reading:
     """Every part that can be read; the others in ``disabled`` with the reason."""
     server = read_server(conn)
@@ -116,7 +118,7 @@ def read_target(
 def _read_statements(
     conn: psycopg.Connection[Any],
     server: Server,
-    known: set[Any],
+    known: Collection[Key],
     options: CollectOptions,
     parts: list[Part],
     disabled: dict[str, str],
@@ -145,16 +147,27 @@ def collect_once(
     repo_conn: psycopg.Connection[Any],
     target_name: str,
     options: CollectOptions | None = None,
+    state: State | None = None,
 ) -> CycleResult:
-    """Take one snapshot of the target and store its deltas in the repository."""
+    """Take one snapshot of the target and store its deltas in the repository.
+
+    ``state`` carries what the repository holds from one cycle to the next (a
+    :class:`~pgwarden.collect.Collector` keeps one); without it, it is read back.
+    """
     started = time.monotonic()
     options = options or CollectOptions()
-    with repo_conn.transaction():
-        known = store.known_texts(repo_conn, _target_id(repo_conn, target_name))
+    state = state if state is not None else State()
+    known = state.texts()
+    if known is None:
+        with repo_conn.transaction():
+            target_id = _target_id(repo_conn, target_name)
+            known = frozenset(store.known_texts(repo_conn, target_id))
     reading = read_target(target_conn, known, options)
     partitions.ensure_partitions(repo_conn, reading.server.ts)
     with repo_conn.transaction():
-        return _write(repo_conn, target_name, reading, started)
+        result, memory = _write(repo_conn, target_name, reading, started, state, known)
+    state.remember(memory)
+    return result
 
 
 def _target_id(conn: psycopg.Connection[Any], name: str) -> int:
@@ -162,13 +175,33 @@ def _target_id(conn: psycopg.Connection[Any], name: str) -> int:
     return int(row["id"]) if row else -1
 
 
+def _recall(
+    conn: psycopg.Connection[Any], target_id: int, state: State, known: frozenset[Key]
+) -> Memory:
+    """The repository's state of the target: from memory while it is still true."""
+    memory = state.valid(target_id, store.state_ts(conn, target_id))
+    if memory is not None:
+        return memory
+    previous = store.load_previous(conn, target_id)
+    if state.memory is not None:  # another collector wrote in between: re-read
+        known = frozenset(store.known_texts(conn, target_id))
+    relations = store.known_relations(conn, target_id)
+    return Memory(target_id, previous, known, relations)
+
+
 def _write(
-    conn: psycopg.Connection[Any], name: str, reading: Reading, started: float
-) -> CycleResult:
+    conn: psycopg.Connection[Any],
+    name: str,
+    reading: Reading,
+    started: float,
+    state: State,
+    known: frozenset[Key],
+) -> tuple[CycleResult, Memory]:
     server = reading.server
     target_id = store.register_target(conn, name, server)
     store.lock_target(conn, target_id, name)
-    previous = store.load_previous(conn, target_id)
+    memory = _recall(conn, target_id, state, known)
+    previous = memory.previous
     samples: dict[str, int] = {}
     gaps: list[delta.Gap] = []
     dealloc = None
@@ -176,10 +209,12 @@ def _write(
         samples, gaps, dealloc = _deltas(conn, target_id, previous, reading)
         store.save_gaps(conn, target_id, previous.ts, server.ts, gaps)
     store.save_texts(conn, target_id, reading.texts)
-    store.save_relations(conn, target_id, reading.relations)
-    last = {p.name: delta.last_rows(p) for p in reading.parts if p.cumulative}
-    store.save_previous(conn, target_id, server, reading.parts, last)
-    pack.pack(conn, target_id, server.ts)
+    renamed = store.save_relations(conn, target_id, reading.relations, memory.relations)
+    kept = _kept(reading)
+    store.save_previous(conn, target_id, kept, previous)
+    packed = pack.boundary(server.ts)
+    if memory.packed != packed:  # an hour has finished since the last pack
+        pack.pack(conn, target_id, server.ts)
     result = CycleResult(
         target_id=target_id,
         ts=server.ts,
@@ -199,7 +234,34 @@ def _write(
     store.save_cycle(
         conn, target_id, server.ts, result.prev_ts, figures, result.disabled
     )
-    return result
+    return result, _next_memory(memory, kept, reading, renamed, packed)
+
+
+def _kept(reading: Reading) -> delta.Previous:
+    """This cycle's snapshot, as kept for the next one."""
+    server, cumulative = reading.server, [p for p in reading.parts if p.cumulative]
+    return delta.Previous(
+        ts=server.ts,
+        postmaster_start=server.postmaster_start,
+        markers={p.name: p.marker for p in cumulative},
+        rows={p.name: delta.last_rows(p) for p in cumulative},
+    )
+
+
+def _next_memory(
+    memory: Memory,
+    kept: delta.Previous,
+    reading: Reading,
+    renamed: list[Relation],
+    packed: datetime,
+) -> Memory:
+    texts = memory.texts
+    if reading.texts:
+        texts = texts | {t.key for t in reading.texts}
+    relations = memory.relations
+    if renamed:
+        relations = {**relations, **{(r.kind, r.relid): r for r in renamed}}
+    return Memory(memory.target_id, kept, texts, relations, packed)
 
 
 def _deltas(

@@ -4,6 +4,10 @@ No function here does I/O. A delta is never negative and never counted twice: a
 server restart, a moved ``stats_reset`` or a part without a previous snapshot makes
 the whole part a gap; an entry whose ``stats_since`` moved or whose counter went down
 is left out (and counted in the gap reason). Deltas restart from the next cycle.
+
+Most entries of a large part do not move between two snapshots (idle statements,
+untouched tables): they are recognised by one comparison of their counters and, for
+kinds that skip idle rows, left out before any arithmetic.
 """
 
 from __future__ import annotations
@@ -13,26 +17,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pgwarden.collect.kinds import Kind
+from pgwarden.collect.kinds import KINDS, Kind
 from pgwarden.collect.snapshot import Key, Number, Part, Row
 
 Values = dict[str, Number | None]
 
 
-@dataclass(frozen=True)
-class LastRow:
-    counters: Mapping[str, Number | None]
-    since: datetime | None = None
+#: what the next cycle needs of an entry: its counters and ``since`` (gauges unused)
+LastRow = Row
 
 
 @dataclass(frozen=True)
 class Previous:
-    """The previous snapshot as kept in the repository."""
+    """The previous snapshot as kept in the repository (and in memory)."""
 
     ts: datetime
     postmaster_start: datetime
     markers: Mapping[str, str | None]
-    rows: Mapping[str, Mapping[str, LastRow]]
+    rows: Mapping[str, Mapping[Key, LastRow]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,17 @@ class PartDelta:
 def key_text(key: Key) -> str:
     """A key as kept in ``collect_last.key`` (``"16384,10,42,True"``)."""
     return ",".join(map(str, key))
+
+
+def parse_key(text: str) -> Key:
+    """The key of :func:`key_text` (keys are integers and booleans)."""
+    return tuple(_key_field(field) for field in text.split(","))
+
+
+def _key_field(text: str) -> int | bool:
+    if text in ("True", "False"):
+        return text == "True"
+    return int(text)
 
 
 def interval_gap(
@@ -78,10 +91,16 @@ def part_delta(previous: Previous, part: Part) -> PartDelta:
     if reason is not None:
         return PartDelta(part.name, part.kind, {}, Gap(part.name, reason))
     last = previous.rows.get(part.name, {})
+    skip_idle = KINDS[part.kind].skip_idle
     rows: dict[Key, Values] = {}
     reset = 0
     for key, row in part.rows.items():
-        values = row_delta(last.get(key_text(key)), row, previous.ts)
+        before = last.get(key)
+        if before is not None and not moved(before, row):
+            if not skip_idle:
+                rows[key] = {**_zero(row.counters), **row.gauges}
+            continue
+        values = row_delta(before, row, previous.ts)
         if values is None:
             reset += 1
         else:
@@ -90,6 +109,10 @@ def part_delta(previous: Previous, part: Part) -> PartDelta:
     if reset:
         gap = Gap(part.name, f"counters of {reset} entries were reset; skipped once")
     return PartDelta(part.name, part.kind, rows, gap)
+
+
+def _zero(counters: Mapping[str, Number | None]) -> Values:
+    return {name: None if v is None else v - v for name, v in counters.items()}
 
 
 def _part_gap(previous: Previous, part: Part) -> str | None:
@@ -138,14 +161,16 @@ def merge(kind: Kind, deltas: Iterable[PartDelta]) -> dict[Key, Values]:
     return merged
 
 
-def last_rows(part: Part) -> dict[str, LastRow]:
-    """What to keep of a part for the next cycle."""
-    return {
-        key_text(key): LastRow(dict(row.counters), row.since)
-        for key, row in part.rows.items()
-    }
+def last_rows(part: Part) -> Mapping[Key, LastRow]:
+    """What to keep of a part for the next cycle (its rows, as read)."""
+    return part.rows
+
+
+def moved(last: LastRow | None, row: LastRow) -> bool:
+    """The entry differs from what was kept (new, counters moved, or restarted)."""
+    return last is None or last.since != row.since or last.counters != row.counters
 
 
 def as_tuple(kind: Kind, key: Key, values: Mapping[str, Any]) -> tuple[Any, ...]:
     """Key and values in the column order of ``kind``."""
-    return (*key, *(values.get(name) for name in kind.value_names))
+    return (*key, *map(values.get, kind.value_names))

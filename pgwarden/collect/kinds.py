@@ -17,6 +17,7 @@ Counters are stored as deltas per interval; gauges as read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 BIGINT = "bigint"
 FLOAT = "double precision"
@@ -50,19 +51,19 @@ class Kind:
     def hourly(self) -> str:
         return f"{self.name}_hourly"
 
-    @property
+    @cached_property
     def key_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.keys)
 
-    @property
+    @cached_property
     def value_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    @property
+    @cached_property
     def counters(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if not c.gauge)
 
-    @property
+    @cached_property
     def gauges(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.gauge)
 

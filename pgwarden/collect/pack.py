@@ -90,9 +90,14 @@ def pack_statement(kind: Kind) -> sql.Composed:
     )
 
 
+def boundary(now: datetime) -> datetime:
+    """Rows before this moment (the start of the current UTC hour) are packed."""
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def pack(conn: psycopg.Connection[Any], target_id: int, now: datetime) -> int:
     """Pack every finished hour of every kind; how many roll-up rows were written."""
-    before = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    before = boundary(now)
     _ensure_old_partitions(conn, target_id, before, now)
     moved = 0
     for kind in KINDS.values():

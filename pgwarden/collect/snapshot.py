@@ -7,10 +7,11 @@ time is switched off for the cycle with its reason, and the rest is still read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -23,15 +24,25 @@ from pgwarden.errors import MissingCapability
 Key = tuple[Any, ...]
 Number = int | float
 LOCK_TIMEOUT_MS = 1000
+#: type oid of ``numeric``: such values are read as floats
+NUMERIC = 1700
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """One row of a part: cumulative counters, gauges and the entry's start."""
 
     counters: Mapping[str, Number | None]
     gauges: Mapping[str, Number | None] = field(default_factory=dict)
     since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of a read as plain tuples, with the names of their columns."""
+
+    names: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -108,12 +119,45 @@ def read(
 ) -> list[dict[str, Any]]:
     """Rows of one guarded read in its own transaction."""
     with guard(feature), conn.transaction():
-        settings = [("lock_timeout", LOCK_TIMEOUT_MS)]
-        if timeout_ms is not None:
-            settings.append(("statement_timeout", timeout_ms))
-        for name, value in settings:
-            conn.execute("SELECT set_config(%s, %s, true)", [name, str(value)])
+        _limits(conn, timeout_ms)
         return pg.fetch_all(conn, query, params)
+
+
+def read_table(
+    conn: psycopg.Connection[Any],
+    feature: str,
+    query: Any,
+    params: Sequence[Any] | None = None,
+    timeout_ms: int | None = None,
+) -> Table:
+    """Like :func:`read`, as plain tuples and column names (for large parts)."""
+    with guard(feature), conn.transaction():
+        _limits(conn, timeout_ms)
+        with conn.cursor(binary=True) as cur:
+            cur.execute(query, params)
+            rows = cur.fetchall()
+            description = cur.description or []
+    names = tuple(c.name for c in description)
+    numeric = tuple(i for i, c in enumerate(description) if c.type_code == NUMERIC)
+    if numeric:
+        rows = [_floats(row, numeric) for row in rows]
+    return Table(names, rows)
+
+
+def _limits(conn: psycopg.Connection[Any], timeout_ms: int | None) -> None:
+    statement = "SELECT set_config('lock_timeout', %s, true)"
+    params: list[Any] = [str(LOCK_TIMEOUT_MS)]
+    if timeout_ms is not None:
+        statement += ", set_config('statement_timeout', %s, true)"
+        params.append(str(timeout_ms))
+    conn.execute(statement, params)
+
+
+def _floats(row: tuple[Any, ...], numeric: tuple[int, ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in numeric:
+        values[i] = _number(values[i])
+    return tuple(values)
 
 
 def read_server(conn: psycopg.Connection[Any]) -> Server:
@@ -178,12 +222,40 @@ def _key(kind: Kind, data: Mapping[str, Any]) -> Key:
     return tuple(data[k] for k in kind.key_names)
 
 
-def relations(part: str, rows: Sequence[Mapping[str, Any]]) -> list[Relation]:
+def keyed_rows(kind: Kind, table: Table) -> dict[Key, Row]:
+    """Rows of ``kind`` by key, in one pass over plain tuples."""
+    index = {name: i for i, name in enumerate(table.names)}
+    counters = tuple(n for n in kind.counters if n in index)
+    gauges = tuple(n for n in kind.gauges if n in index)
+    key = _picker([index[n] for n in kind.key_names])
+    counter = _picker([index[n] for n in counters])
+    gauge = _picker([index[n] for n in gauges])
+    since = index.get("stats_since")
+    return {
+        key(row): Row(
+            dict(zip(counters, counter(row), strict=True)),
+            dict(zip(gauges, gauge(row), strict=True)),
+            None if since is None else row[since],
+        )
+        for row in table.rows
+    }
+
+
+def _picker(indices: Sequence[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function returning the values at ``indices`` of a row, as a tuple."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda row: (row[only],)
+    return lambda row: ()
+
+
+def relations(part: str, table: Table) -> list[Relation]:
     kind = "index" if part == "indexes" else "table"
-    return [
-        Relation(kind, r["relid"], r["schema_name"], r["rel_name"], r["table_relid"])
-        for r in rows
-    ]
+    names = ("relid", "schema_name", "rel_name", "table_relid")
+    pick = itemgetter(*(table.names.index(n) for n in names))
+    return [Relation(kind, *pick(row)) for row in table.rows]
 
 
 def read_relations(
@@ -194,10 +266,10 @@ def read_relations(
 ) -> tuple[Part, list[Relation]]:
     """Tables or indexes: the part and the names of its relations."""
     query = pg.query("collect", spec.query, server.server_version_num)
-    rows = read(conn, spec.name, query, timeout_ms=timeout_ms)
-    keyed = {_key(spec.kind, r): to_row(spec.kind, r) for r in rows}
+    table = read_table(conn, spec.name, query, timeout_ms=timeout_ms)
+    keyed = keyed_rows(spec.kind, table)
     part = Part(spec.name, spec.kind.name, None, keyed, spec.cumulative)
-    return part, relations(spec.name, rows)
+    return part, relations(spec.name, table)
 
 
 def kind_of(part: Part) -> Kind:

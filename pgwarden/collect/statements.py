@@ -17,7 +17,15 @@ from psycopg import sql
 
 from pgwarden import pg
 from pgwarden.collect.kinds import DATABASE, STATEMENT
-from pgwarden.collect.snapshot import Key, Part, Server, read, to_row
+from pgwarden.collect.snapshot import (
+    Key,
+    Part,
+    Server,
+    keyed_rows,
+    read,
+    read_table,
+    to_row,
+)
 from pgwarden.errors import MissingCapability
 
 #: extension version -> the first server major that shipped it
@@ -86,8 +94,8 @@ def read_statements(
 ) -> Statements:
     """Counters of every statement (no texts), then texts of the unknown ones."""
     query = _query("statements", schema, version_num)
-    rows = read(conn, "statements", query, timeout_ms=timeout_ms)
-    keyed = {_key(r): to_row(STATEMENT, r) for r in rows}
+    table = read_table(conn, "statements", query, timeout_ms=timeout_ms)
+    keyed = keyed_rows(STATEMENT, table)
     part = Part("statements", STATEMENT.name, marker, keyed)
     new = [key for key in keyed if key not in known]
     texts = read_texts(conn, schema, new, text_limit, timeout_ms) if new else ()

@@ -11,9 +11,18 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgwarden import pg
-from pgwarden.collect.delta import Gap, LastRow, Previous, Values, as_tuple
-from pgwarden.collect.kinds import Kind
-from pgwarden.collect.snapshot import Key, Part, Relation, Server
+from pgwarden.collect.delta import (
+    Gap,
+    LastRow,
+    Previous,
+    Values,
+    as_tuple,
+    key_text,
+    moved,
+    parse_key,
+)
+from pgwarden.collect.kinds import FLOAT, Kind
+from pgwarden.collect.snapshot import Key, Relation, Server
 from pgwarden.collect.statements import StatementText
 from pgwarden.errors import PgwardenError
 
@@ -45,49 +54,77 @@ def lock_target(conn: psycopg.Connection[Any], target_id: int, name: str) -> Non
         raise CollectorBusy(f"another collector is writing target {name!r} now")
 
 
+def state_ts(conn: psycopg.Connection[Any], target_id: int) -> datetime | None:
+    """When the kept snapshot was taken (None before the first cycle)."""
+    row = pg.fetch_one(conn, _q("load_state"), [target_id])
+    return None if row is None else row["ts"]
+
+
 def load_previous(conn: psycopg.Connection[Any], target_id: int) -> Previous | None:
+    """The kept snapshot, every part and entry (a collector starting or catching up)."""
     state = pg.fetch_one(conn, _q("load_state"), [target_id])
     if state is None:
         return None
-    rows: dict[str, dict[str, LastRow]] = {}
-    for row in pg.fetch_all(conn, _q("load_last"), [target_id]):
-        last = LastRow(row["counters"], row["since"])
-        rows.setdefault(row["part"], {})[row["key"]] = last
+    rows: dict[str, dict[Key, LastRow]] = {}
+    with conn.cursor() as cur:
+        for part, key, since, counters in cur.execute(_q("load_last"), [target_id]):
+            rows.setdefault(part, {})[parse_key(key)] = LastRow(counters, since=since)
     return Previous(state["ts"], state["postmaster_start"], state["markers"], rows)
 
 
 def save_previous(
     conn: psycopg.Connection[Any],
     target_id: int,
-    server: Server,
-    parts: Sequence[Part],
-    last: Mapping[str, Mapping[str, LastRow]],
-) -> None:
-    """Replace the kept snapshot with this cycle's cumulative parts."""
-    markers = {p.name: p.marker for p in parts if p.cumulative}
-    params = [target_id, server.ts, server.postmaster_start, Jsonb(markers)]
+    kept: Previous,
+    before: Previous | None,
+) -> int:
+    """Make the kept snapshot ``kept``, rewriting only what differs from ``before``.
+
+    ``before`` must be what the repository holds (None: nothing is trusted and every
+    entry is rewritten). Returns how many entries were written.
+    """
+    params = [target_id, kept.ts, kept.postmaster_start, Jsonb(dict(kept.markers))]
     conn.execute(_q("save_state"), params)
-    conn.execute(_q("delete_last"), [target_id])
-    columns = ("target_id", "part", "key", "since", "counters")
-    rows = (
-        (target_id, part, key, row.since, Jsonb(dict(row.counters)))
-        for part, keyed in last.items()
-        for key, row in keyed.items()
-    )
-    copy_rows(conn, "collect_last", columns, rows)
+    if before is None:
+        conn.execute(_q("delete_last"), [target_id])
+    else:
+        conn.execute(_q("delete_last_parts"), [target_id, list(kept.rows)])
+    written = 0
+    for part, rows in kept.rows.items():
+        old = {} if before is None else before.rows.get(part, {})
+        changed = [(k, r) for k, r in rows.items() if moved(old.get(k), r)]
+        gone = [key_text(k) for k in old if k not in rows]
+        if gone:
+            conn.execute(_q("delete_last_keys"), [target_id, part, gone])
+        if changed:
+            conn.execute(_q("upsert_last"), _last_params(target_id, part, changed))
+        written += len(changed)
+    return written
+
+
+def _last_params(
+    target_id: int, part: str, changed: Sequence[tuple[Key, LastRow]]
+) -> list[Any]:
+    keys = [key_text(key) for key, _ in changed]
+    since = [row.since for _, row in changed]
+    counters = [Jsonb(dict(row.counters)) for _, row in changed]
+    return [target_id, part, keys, since, counters]
 
 
 def copy_rows(
     conn: psycopg.Connection[Any],
     table: str,
     columns: Sequence[str],
+    types: Sequence[str],
     rows: Iterable[Sequence[Any]],
 ) -> int:
-    query = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    """COPY ``rows`` (binary, columns of ``types``) into ``table``; how many."""
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(SCHEMA, table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     count = 0
     with conn.cursor() as cur, cur.copy(query) as copy:
+        copy.set_types(list(types))
         for row in rows:
             copy.write_row(row)
             count += 1
@@ -103,12 +140,16 @@ def save_samples(
     rows: Mapping[Key, Values],
 ) -> int:
     """One row per key into ``<kind>_current``."""
+    if not rows:
+        return 0
     columns = ("target_id", "ts", "interval_s", *kind.key_names, *kind.value_names)
+    types = ("bigint", "timestamptz", FLOAT, *(c.sqltype for c in kind.keys),
+             *(c.sqltype for c in kind.columns))  # fmt: skip
     data = (
         (target_id, ts, interval_s, *as_tuple(kind, key, values))
         for key, values in rows.items()
     )
-    return copy_rows(conn, kind.current, columns, data)
+    return copy_rows(conn, kind.current, columns, types, data)
 
 
 def known_texts(conn: psycopg.Connection[Any], target_id: int) -> set[Key]:
@@ -129,14 +170,22 @@ def save_texts(
             cur.executemany(_q("insert_text"), params)
 
 
-def save_relations(
-    conn: psycopg.Connection[Any], target_id: int, found: Sequence[Relation]
-) -> int:
-    """Upsert the relations that are new or were renamed; how many changed."""
-    known = {
+def known_relations(
+    conn: psycopg.Connection[Any], target_id: int
+) -> dict[tuple[str, int], Relation]:
+    return {
         (r["kind"], r["relid"]): Relation(**r)
         for r in pg.fetch_all(conn, _q("known_relations"), [target_id])
     }
+
+
+def save_relations(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    found: Sequence[Relation],
+    known: Mapping[tuple[str, int], Relation],
+) -> list[Relation]:
+    """Upsert the relations that are new or were renamed; those that changed."""
     changed = [r for r in found if known.get((r.kind, r.relid)) != r]
     params = [
         (target_id, r.kind, r.relid, r.schema_name, r.rel_name, r.table_relid)
@@ -145,7 +194,7 @@ def save_relations(
     if params:
         with conn.cursor() as cur:
             cur.executemany(_q("upsert_relation"), params)
-    return len(changed)
+    return changed
 
 
 def save_gaps(

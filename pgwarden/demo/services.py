@@ -6,10 +6,15 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pgwarden import pg
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
+
+if TYPE_CHECKING:
+    from pgwarden.collect import Collector
+    from pgwarden.slowlog.capture import SlowCapture
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +22,9 @@ logger = logging.getLogger(__name__)
 class CollectorThread(threading.Thread):
     """Collection cycles every ``interval`` seconds until stopped.
 
-    Each cycle also reads the server log's new slow statements (``log_dir``) and
-    samples pg_stat_activity for statements running past the warning threshold.
+    Each cycle also reads the server log's new slow statements (``log_dir``) and,
+    about once an hour, applies the slow query log's retention; pg_stat_activity is
+    sampled every ``slow_queries.sample_interval_seconds`` in between.
     """
 
     def __init__(
@@ -29,33 +35,48 @@ class CollectorThread(threading.Thread):
         self.log_dir = log_dir
         self.cycles = 0
         self.failures = 0
+        self.samples = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         from pgwarden.collect import Collector
+        from pgwarden.slowlog.capture import SlowCapture
+        from pgwarden.slowlog.schedule import Periodic, Scheduler
 
         name = pg.describe(self.dsn)
+        slow = SlowCapture(self.settings.slow_queries, name, self.log_dir)
         with Collector(
             self.dsn, self.dsn, name, settings=self.settings.collect
         ) as collector:
-            while not self._stop_event.is_set():
-                started = time.monotonic()
-                try:
-                    collector.cycle()
-                    self._slow_queries(name)
-                    self.cycles += 1
-                except PgwardenError as exc:
-                    self.failures += 1
-                    logger.warning("%s", exc)
-                wait = self.interval - (time.monotonic() - started)
-                self._stop_event.wait(max(wait, 0.0))
+            tasks = [
+                Periodic(
+                    "collect", self.interval, lambda: self._cycle(collector, slow)
+                ),
+                Periodic(
+                    "sample",
+                    self.settings.slow_queries.sample_interval_seconds,
+                    lambda: self._sample(collector, slow),
+                ),
+            ]
+            Scheduler(tasks, sleep=self._stop_event.wait).run(
+                stopped=self._stop_event.is_set
+            )
 
-    def _slow_queries(self, name: str) -> None:
-        from pgwarden.slowlog.capture import capture
+    def _cycle(self, collector: Collector, slow: SlowCapture) -> None:
+        try:
+            collector.cycle()
+        except PgwardenError as exc:
+            self.failures += 1
+            logger.warning("%s", exc)
+            return
+        self.cycles += 1
+        summary = slow.after_cycle(collector.repository).summary()
+        if summary:
+            logger.info("%s", summary)
 
-        log_dir = self.log_dir if self.log_dir and self.log_dir.is_dir() else None
-        with pg.connect(self.dsn, statement_timeout_ms=None) as conn:
-            capture(conn, conn, name, self.settings.slow_queries, log_dir)
+    def _sample(self, collector: Collector, slow: SlowCapture) -> None:
+        slow.sample(collector.target, collector.repository)
+        self.samples += 1
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -60,6 +60,24 @@ def connections(row: Row) -> Connections:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def split_own(
+    totals: Iterable[Row], own: Collection[int]
+) -> tuple[list[Row], list[Row]]:
+    """Rows of the application's statements, and those of pgwarden's own."""
+    kept: list[Row] = []
+    left_out: list[Row] = []
+    for row in totals:
+        (left_out if int(row["queryid"]) in own else kept).append(row)
+    return kept, left_out
+
+
+def calls_and_time(rows: Iterable[Row]) -> tuple[int, float | None]:
+    """Calls and execution time summed over statements; no time without rows."""
+    found = list(rows)
+    calls = sum(int(r["calls"] or 0) for r in found)
+    return calls, sum(float(r["total_ms"] or 0) for r in found) if found else None
 
 
 def top_queries(

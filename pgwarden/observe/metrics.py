@@ -11,8 +11,14 @@ import psycopg
 
 from pgwarden.collect import history
 from pgwarden.config import Settings
-from pgwarden.observe import analysis, gather
-from pgwarden.observe.model import CacheHit, PerformanceMetrics, SlowRate, TopQuery
+from pgwarden.observe import analysis, gather, own
+from pgwarden.observe.model import (
+    CacheHit,
+    OwnStatements,
+    PerformanceMetrics,
+    SlowRate,
+    TopQuery,
+)
 from pgwarden.slowlog.report import slow_queries_per_minute
 
 #: slowest queries are ranked over this much history
@@ -31,8 +37,13 @@ def performance_metrics(
     target_name: str | None = None,
     target_conn: psycopg.Connection[Any] | None = None,
     app_cache_ratio: float | None = None,
+    include_own: bool = False,
 ) -> PerformanceMetrics:
-    """Metrics of the last collected interval, or a live read when there is none."""
+    """Metrics of the last collected interval, or a live read when there is none.
+
+    pgwarden's own statements (:mod:`pgwarden.observe.own`) are left out of the
+    slowest queries, queries per second and mean latency unless ``include_own``.
+    """
     empty = _empty(now, settings, target_name, app_cache_ratio)
     if target_id is None:
         return _live(empty, target_conn, "no history for this target yet")
@@ -41,6 +52,7 @@ def performance_metrics(
     if last is None or not db:
         return _live(empty, target_conn, "no completed interval collected yet")
     point = gather.flat(db[0])
+    empty = replace(empty, own_statements=OwnStatements(excluded=not include_own))
     return _from_history(repo_conn, target_id, now, settings, empty, point)
 
 
@@ -83,8 +95,14 @@ def _from_history(
     db: Mapping[str, Any],
 ) -> PerformanceMetrics:
     ts, interval_s = db["ts"], db["interval_s"]
-    top = _top(conn, target_id, int(db["datid"]), ts, "mean", TOP_LIMIT)
-    calls, total_ms = _interval_totals(conn, target_id, int(db["datid"]), ts)
+    dbid, texts = int(db["datid"]), gather.texts(conn, target_id)
+    skip = _skip(texts, not empty.own_statements.excluded)
+    top, left_out = _top(conn, target_id, dbid, ts, "mean", TOP_LIMIT, texts, skip)
+    found = gather.statement_totals(conn, target_id, dbid, ts, ts + gather.TICK)
+    kept, own_rows = analysis.split_own(found, skip)
+    calls, total_ms = analysis.calls_and_time(kept)
+    own_calls, _ = analysis.calls_and_time(own_rows)
+    excluded = replace(empty.own_statements, statements=left_out, calls=own_calls)
     xacts = (db.get("xact_commit") or 0) + (db.get("xact_rollback") or 0)
     ratio = analysis.ratio(db.get("blks_hit"), db.get("blks_read"))
     return replace(
@@ -101,17 +119,13 @@ def _from_history(
         slowest_queries=top,
         table_sizes=_tables(conn, target_id, ts),
         slow_queries_per_minute=_slow_rate(conn, target_id, now),
+        own_statements=excluded,
     )
 
 
-def _interval_totals(
-    conn: psycopg.Connection[Any], target_id: int, dbid: int, ts: datetime
-) -> tuple[int | None, float | None]:
-    found = gather.statement_totals(conn, target_id, dbid, ts, ts + gather.TICK)
-    if not found:
-        return 0, None
-    calls = sum(int(r["calls"] or 0) for r in found)
-    return calls, sum(float(r["total_ms"] or 0) for r in found)
+def _skip(texts: Mapping[int, str], include_own: bool) -> frozenset[int]:
+    """The statement ids of pgwarden's own statements, unless they are included."""
+    return frozenset() if include_own else own.own_queryids(texts)
 
 
 def _top(
@@ -121,12 +135,15 @@ def _top(
     ts: datetime,
     by: analysis.SortKey,
     limit: int,
-) -> tuple[TopQuery, ...]:
+    texts: Mapping[int, str],
+    skip: frozenset[int],
+) -> tuple[tuple[TopQuery, ...], int]:
+    """The top statements, and how many of pgwarden's own were left out."""
     since = ts - TOP_WINDOW
     totals = gather.statement_totals(conn, target_id, dbid, since, ts + gather.TICK)
+    kept, left_out = analysis.split_own(totals, skip)
     slow = gather.slow_by_query(conn, target_id, since)
-    texts = gather.texts(conn, target_id)
-    return analysis.top_queries(totals, texts, slow, by, limit)
+    return analysis.top_queries(kept, texts, slow, by, limit), len(left_out)
 
 
 def top_queries(
@@ -134,13 +151,29 @@ def top_queries(
     target_id: int,
     by: analysis.SortKey = "total",
     limit: int = 10,
+    *,
+    include_own: bool = False,
 ) -> tuple[TopQuery, ...]:
     """Top statements of the last hour of history, by total or mean time or calls."""
+    return top_queries_counted(repo_conn, target_id, by, limit, include_own)[0]
+
+
+def top_queries_counted(
+    repo_conn: psycopg.Connection[Any],
+    target_id: int,
+    by: analysis.SortKey = "total",
+    limit: int = 10,
+    include_own: bool = False,
+) -> tuple[tuple[TopQuery, ...], int]:
+    """:func:`top_queries` and how many of pgwarden's own statements it left out."""
     last = history.latest_interval(repo_conn, target_id)
     db = gather.points_at(repo_conn, "database", target_id, last.ts) if last else []
     if not db:
-        return ()
-    return _top(repo_conn, target_id, int(db[0].key["datid"]), db[0].ts, by, limit)
+        return (), 0
+    texts = gather.texts(repo_conn, target_id)
+    dbid, ts = int(db[0].key["datid"]), db[0].ts
+    skip = _skip(texts, include_own)
+    return _top(repo_conn, target_id, dbid, ts, by, limit, texts, skip)
 
 
 def _indexes(

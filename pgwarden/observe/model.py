@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +106,20 @@ class SlowRate:
 
 
 @dataclass(frozen=True)
+class OwnStatements:
+    """pgwarden's own statements left out of the workload figures.
+
+    ``statements``: distinct statements of the top-query window (the last hour);
+    ``calls``: their calls in the last interval, not counted in queries per second
+    and mean latency. ``excluded`` is False when they were asked to be included.
+    """
+
+    statements: int = 0
+    calls: int = 0
+    excluded: bool = True
+
+
+@dataclass(frozen=True)
 class PerformanceMetrics:
     generated_at: datetime
     target: str | None
@@ -123,6 +137,7 @@ class PerformanceMetrics:
     slowest_queries: tuple[TopQuery, ...]
     table_sizes: tuple[TableSize, ...]
     slow_queries_per_minute: SlowRate
+    own_statements: OwnStatements = field(default_factory=OwnStatements)
     notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:

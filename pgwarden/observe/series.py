@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+import itertools
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from pgwarden.collect import history
-from pgwarden.observe import analysis, gather
+from pgwarden.observe import analysis, gather, hours, own
 from pgwarden.slowlog.report import slow_queries_per_minute
 
 Chart = dict[str, list[Any]]
 #: ranges longer than this are drawn from hourly roll-ups
 HOURLY_ABOVE = timedelta(days=2)
+#: samples further apart than this many typical steps are not joined by a line
+GAP_FACTOR = 1.5
+#: ... and at least this many seconds longer than a typical step
+MIN_BREAK_S = 30.0
+#: gaps of these parts leave an interval without statement samples
+STATEMENT_PARTS = frozenset({"statements", "server"})
+HOUR_S = 3600.0
 _CONNECTIONS = {
     "total": "connections", "active": "conn_active", "idle": "conn_idle",
     "idle_in_transaction": "conn_idle_in_xact",
@@ -39,20 +47,79 @@ def database_charts(points: Iterable[Mapping[str, Any]]) -> dict[str, Chart]:
 
 
 def statement_charts(
-    rows: Iterable[Mapping[str, Any]], intervals: Mapping[datetime, float]
+    rows: Iterable[Mapping[str, Any]],
+    intervals: Mapping[datetime, float],
+    gaps: Collection[datetime] = (),
 ) -> dict[str, Chart]:
-    """Queries per second and mean latency per sample (interval from the database)."""
-    found = list(rows)
-    times = [_t(r["ts"]) for r in found]
-    qps = [
-        analysis.per_second(r["calls"], intervals.get(r["ts"], r.get("interval_s")))
-        for r in found
-    ]
-    latency = [analysis.mean(r["total_ms"], r["calls"]) for r in found]
+    """Queries per second and mean latency per sample (interval from the database).
+
+    A collected interval without any statement is idle (0 queries per second, no
+    latency) unless its statements were a recorded gap (null: the line breaks).
+    """
+    by_ts = {r["ts"]: r for r in rows}
+    times = sorted({*by_ts, *intervals})
+    qps: list[float | None] = []
+    latency: list[float | None] = []
+    for ts in times:
+        row = by_ts.get(ts)
+        if row is None:
+            qps.append(None if ts in gaps else 0.0)
+            latency.append(None)
+            continue
+        interval_s = intervals.get(ts, row.get("interval_s"))
+        qps.append(analysis.per_second(row["calls"], interval_s))
+        latency.append(analysis.mean(row["total_ms"], row["calls"]))
+    t = [_t(ts) for ts in times]
     return {
-        "queries_per_second": {"t": times, "qps": qps},
-        "mean_latency_ms": {"t": times, "mean_ms": latency},
+        "queries_per_second": {"t": t, "qps": qps},
+        "mean_latency_ms": {"t": t, "mean_ms": latency},
     }
+
+
+def typical_step(times: Sequence[float]) -> float | None:
+    """The median spacing of sample times (seconds), or None below two samples."""
+    steps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
+    return steps[len(steps) // 2] if steps else None
+
+
+def break_gaps(
+    chart: Chart, gaps: Iterable[float] = (), step: float | None = None
+) -> Chart:
+    """The chart with null points where its lines must break.
+
+    At each recorded gap time without a sample, and midway between two samples
+    further apart than ``GAP_FACTOR`` times ``step`` and at least ``MIN_BREAK_S``
+    more than it (a period without collection).
+    uPlot breaks a line at a null instead of joining its neighbours.
+    """
+    times: list[float] = chart["t"]
+    have = set(times)
+    breaks = {g for g in gaps if g not in have}
+    if step:
+        breaks |= {
+            (a + b) / 2
+            for a, b in itertools.pairwise(times)
+            if b - a > GAP_FACTOR * step and b - a - step >= MIN_BREAK_S
+        }
+    if not breaks:
+        return chart
+    names = [n for n in chart if n != "t"]
+    rows = [(t, *(chart[n][i] for n in names)) for i, t in enumerate(times)]
+    rows += [(t, *(None for _ in names)) for t in breaks]
+    rows.sort(key=lambda r: r[0])
+    columns = list(zip(*rows, strict=True))
+    return {"t": list(columns[0]), **{n: list(columns[i + 1]) for i, n in
+                                       enumerate(names)}}  # fmt: skip
+
+
+def statement_gaps(gaps: Iterable[Any], hourly: bool) -> set[datetime]:
+    """Interval ends (or their hours) whose statements are a recorded gap."""
+    found = {g.to_ts for g in gaps if g.part in STATEMENT_PARTS}
+    return {_hour(ts) for ts in found} if hourly else found
+
+
+def _hour(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def slow_chart(minutes: Iterable[Any], until: datetime) -> Chart:
@@ -79,29 +146,74 @@ def timeseries(
     target_id: int,
     since: datetime,
     until: datetime,
+    *,
+    include_own: bool = False,
+    cache: hours.HourCache | None = None,
 ) -> dict[str, Any]:
-    """Every chart of the dashboard over ``[since, until)``."""
+    """Every chart of the dashboard over ``[since, until)``.
+
+    Queries per second and latency leave out pgwarden's own statements unless
+    ``include_own``; recorded gaps and periods without collection break the lines.
+    With ``cache``, the statement totals of finished hours are read once.
+    """
     hourly = until - since > HOURLY_ABOVE
     read = history.hourly_series if hourly else history.series
     db = [gather.flat(p) for p in read(repo_conn, "database", target_id, since, until)]
     charts: dict[str, Any] = database_charts(db)
     params = {"target_id": target_id, "since": since, "until": until}
-    statements, sizes = "statement_by_ts", "table_size_by_ts"
-    if hourly:
-        statements, sizes = "statement_by_hour", "table_size_by_hour"
-    if db:
-        dbid = int(db[-1]["datid"])
-        found = gather.rows(repo_conn, statements, dbid=dbid, **params)
-        intervals = {r["ts"]: float(r["interval_s"]) for r in db}
-        charts.update(statement_charts(found, intervals))
-    else:
-        charts.update(statement_charts([], {}))
+    sizes = "table_size_by_hour" if hourly else "table_size_by_ts"
+    skip = [] if include_own else sorted(own.own_queryids(gather.texts(
+        repo_conn, target_id)))  # fmt: skip
+    recorded = history.gaps(repo_conn, target_id, since, until)
+    found = _statements(repo_conn, target_id, db, since, until, skip, cache)
+    intervals = {r["ts"]: float(r["interval_s"]) for r in db}
+    charts.update(statement_charts(found, intervals, statement_gaps(recorded, hourly)))
     charts["table_size_bytes"] = size_chart(gather.rows(repo_conn, sizes, **params))
+    step = HOUR_S if hourly else typical_step(charts["connections"]["t"])
+    gap_times = {_t(_hour(g.to_ts) if hourly else g.to_ts) for g in recorded}
+    for name in list(charts):
+        charts[name] = break_gaps(charts[name], gap_times, step)
     minutes = slow_queries_per_minute(repo_conn, target_id, since)
     charts["slow_queries_per_minute"] = slow_chart(minutes, until)
     resolution = "hour" if hourly else "interval"
     return {"since": since.isoformat(), "until": until.isoformat(),
-            "resolution": resolution, "charts": charts}  # fmt: skip
+            "resolution": resolution, "charts": charts,
+            "gaps": [_gap(g) for g in recorded],
+            "own_statements": {"excluded": not include_own,
+                               "statements": len(skip)}}  # fmt: skip
+
+
+def _statements(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    db: Sequence[Mapping[str, Any]],
+    since: datetime,
+    until: datetime,
+    skip: Sequence[int],
+    cache: hours.HourCache | None,
+) -> list[dict[str, Any]]:
+    """Statement totals per sample (raw) or per hour, the database's statements."""
+    if not db:
+        return []
+    dbid = int(db[-1]["datid"])
+    name = "statement_by_hour" if until - since > HOURLY_ABOVE else "statement_by_ts"
+
+    def totals(start: datetime, end: datetime) -> list[dict[str, Any]]:
+        return gather.rows(conn, name, dbid=dbid, exclude=list(skip),
+                           target_id=target_id, since=start, until=end)  # fmt: skip
+
+    # hours before the latest one seen are packed (raw) or rolled up, and final
+    packed = hours.hour_of(db[-1]["ts"])
+    if name == "statement_by_hour":
+        packed += hours.HOUR
+    key = (name, target_id, dbid, tuple(skip))
+    return hours.by_ts(totals, since, until, packed, cache, key)
+
+
+def _gap(gap: Any) -> dict[str, Any]:
+    start = gap.from_ts.isoformat() if gap.from_ts else None
+    return {"part": gap.part, "from": start, "to": gap.to_ts.isoformat(),
+            "reason": gap.reason}  # fmt: skip
 
 
 def statement_points(points: Iterable[Any]) -> Chart:

@@ -14,7 +14,7 @@ import psycopg
 
 from pgwarden import pg
 from pgwarden.slowlog import store
-from pgwarden.slowlog.model import Seen, classify_all
+from pgwarden.slowlog.model import Seen, SlowQuery, classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 
 
@@ -54,8 +54,27 @@ def sample_activity(
     threshold_ms: float,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    retention_days: int = store.RETENTION_DAYS,
 ) -> int:
     """Take one sample; the number of running slow statements recorded or updated."""
+    return len(
+        sample(target_conn, repo_conn, target_id, threshold_ms,
+               thresholds=thresholds, retention_days=retention_days)
+    )  # fmt: skip
+
+
+def sample(
+    target_conn: psycopg.Connection[Any],
+    repo_conn: psycopg.Connection[Any],
+    target_id: int,
+    threshold_ms: float,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    retention_days: int = store.RETENTION_DAYS,
+) -> list[SlowQuery]:
+    """Take one sample; the running slow statements recorded or updated."""
     rows = running(target_conn, threshold_ms)
     found = classify_all((seen_from_row(row) for row in rows), thresholds)
-    return store.record(repo_conn, target_id, found, thresholds=thresholds)
+    store.record(repo_conn, target_id, found, thresholds=thresholds,
+                 retention_days=retention_days)  # fmt: skip
+    return found

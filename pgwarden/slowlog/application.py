@@ -95,6 +95,7 @@ def ingest_application_reports(
     records: Iterable[Any],
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    retention_days: int = store.RETENTION_DAYS,
 ) -> ReportIngest:
     """Validate and store reported slow queries; counts and rejection reasons."""
     accepted, rejected = [], []
@@ -108,5 +109,6 @@ def ingest_application_reports(
             rejected.append(Rejected(index, "duration_ms: below the slow threshold"))
         else:
             accepted.append(found)
-    store.record(repo_conn, target_id, accepted, thresholds=thresholds)
+    store.record(repo_conn, target_id, accepted, thresholds=thresholds,
+                 retention_days=retention_days)  # fmt: skip
     return ReportIngest(len(accepted), len(rejected), tuple(rejected))

@@ -1,42 +1,183 @@
-"""One round of slow query capture: new server log lines and an activity sample."""
+"""Slow query capture beside collection: server log, activity samples, upkeep.
+
+Each collection cycle reads the server log's new lines and, about once an hour,
+creates the coming days' partitions and drops those past ``retention_days``.
+pg_stat_activity is sampled on its own, more frequent schedule
+(:mod:`pgwarden.slowlog.schedule`). Every step reports a failure through ``report``
+and returns: slow query capture never stops collection.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
+from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
-from pgwarden.slowlog.activity import sample_activity
+from pgwarden.errors import PgwardenError
+from pgwarden.slowlog import activity
+from pgwarden.slowlog.model import SlowQuery
+from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
 from pgwarden.slowlog.serverlog import ingest_server_log
 from pgwarden.slowlog.severity import Thresholds
 from pgwarden.slowlog.store import ensure_target
 
+logger = logging.getLogger(__name__)
+
+UPKEEP_EVERY = timedelta(hours=1)
+Report = Callable[[str], None]
+Conn = psycopg.Connection[Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """Partitions created ahead and partitions dropped past retention."""
+
+    created: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True)
 class Capture:
+    """What a collection cycle added: log records, sampled statements, upkeep."""
+
     from_log: int
     from_activity: int
+    upkeep: Upkeep | None = None
+
+    def summary(self) -> str | None:
+        """One line for the operator, or None when there is nothing to say."""
+        parts = []
+        if self.from_log or self.from_activity:
+            parts.append(
+                f"slow queries: {self.from_log} from the server log, "
+                f"{self.from_activity} from activity"
+            )
+        if self.upkeep and self.upkeep.dropped:
+            parts.append(
+                f"slow query log retention dropped {', '.join(self.upkeep.dropped)}"
+            )
+        return "; ".join(parts) or None
 
 
-def capture(
-    target_conn: psycopg.Connection[Any],
-    repo_conn: psycopg.Connection[Any],
-    target_name: str,
-    settings: SlowQuerySettings,
-    log_dir: Path | None = None,
-) -> Capture:
-    """Store the slow statements seen since the last round (log, then activity)."""
-    thresholds = Thresholds.from_settings(settings)
-    target_id = ensure_target(repo_conn, target_name)
-    logged = 0
-    if log_dir is not None:
-        logged = ingest_server_log(
-            repo_conn, target_id, log_dir, thresholds=thresholds
-        ).stored
-    sampled = sample_activity(
-        target_conn, repo_conn, target_id, thresholds.warning_ms, thresholds=thresholds
-    )
-    return Capture(logged, sampled)
+def upkeep(repo_conn: Conn, now: datetime, retention_days: int) -> Upkeep:
+    """Create today's and the next days' partitions; drop those past retention."""
+    with pg.guarded("slow query log (run pgwarden init)"):
+        created = ensure_partitions(repo_conn, now)
+        dropped = apply_retention(repo_conn, now, retention_days)
+    return Upkeep(tuple(created), tuple(dropped))
+
+
+def upkeep_due(last: datetime | None, now: datetime) -> bool:
+    return last is None or now - last >= UPKEEP_EVERY or now < last
+
+
+class SlowCapture:
+    """The slow query log's share of ``pgwarden collect`` and the demo collector."""
+
+    def __init__(
+        self,
+        settings: SlowQuerySettings,
+        target_name: str,
+        log_dir: Path | None = None,
+        *,
+        report: Report = logger.warning,
+    ) -> None:
+        self.settings, self.target_name = settings, target_name
+        self.log_dir, self.report = log_dir, report
+        self.thresholds = Thresholds.from_settings(settings)
+        self._target_id: int | None = None
+        self._upkeep_at: datetime | None = None
+        self._sampled: set[tuple[int | None, datetime]] = set()
+        self._failures: dict[str, str] = {}
+
+    def after_cycle(
+        self, repo_conn: Conn | None, now: datetime | None = None
+    ) -> Capture:
+        """New server log lines, upkeep when due, and the statements sampled since."""
+        moment = now or datetime.now(UTC)
+        logged = self._guard("server log", lambda: self._read_log(repo_conn), 0)
+        done = None
+        if repo_conn is not None and upkeep_due(self._upkeep_at, moment):
+            done = self._guard(
+                "retention", lambda: self._upkeep(repo_conn, moment), None
+            )
+        return Capture(logged, self.take_sampled(), done)
+
+    def take_sampled(self) -> int:
+        """Distinct statements the samples caught since the last call."""
+        count = len(self._sampled)
+        self._sampled.clear()
+        return count
+
+    def sample(self, target_conn: Conn | None, repo_conn: Conn | None) -> int:
+        """One pg_stat_activity sample; skipped while a connection is down."""
+        if _down(target_conn) or _down(repo_conn):
+            return 0
+        assert target_conn is not None and repo_conn is not None
+        found: list[SlowQuery] = self._guard(
+            "activity sampling", lambda: self._sample(target_conn, repo_conn), []
+        )
+        self._sampled.update((q.pid, q.started_at) for q in found)
+        return len(found)
+
+    def _read_log(self, repo_conn: Conn | None) -> int:
+        log_dir = self.log_dir
+        if repo_conn is None or log_dir is None or not log_dir.is_dir():
+            return 0
+        return ingest_server_log(
+            repo_conn, self._target(repo_conn), log_dir,
+            thresholds=self.thresholds, retention_days=self.settings.retention_days,
+        ).stored  # fmt: skip
+
+    def _sample(self, target_conn: Conn, repo_conn: Conn) -> list[SlowQuery]:
+        return activity.sample(
+            target_conn, repo_conn, self._target(repo_conn),
+            self.thresholds.warning_ms, thresholds=self.thresholds,
+            retention_days=self.settings.retention_days,
+        )  # fmt: skip
+
+    def _upkeep(self, repo_conn: Conn, now: datetime) -> Upkeep:
+        done = upkeep(repo_conn, now, self.settings.retention_days)
+        self._upkeep_at = now
+        if done.dropped:
+            logger.info(
+                "slow query log retention dropped %d partitions",
+                len(done.dropped),
+                extra={"dropped": list(done.dropped), "created": list(done.created)},
+            )
+        return done
+
+    def _target(self, repo_conn: Conn) -> int:
+        if self._target_id is None:
+            self._target_id = ensure_target(repo_conn, self.target_name)
+        return self._target_id
+
+    def _guard(self, step: str, run: Callable[[], T], default: T) -> T:
+        """``run()``, or report its failure (a lasting one once) and ``default``."""
+        try:
+            result = run()
+        except (PgwardenError, psycopg.Error) as exc:
+            message = f"slow query {step} skipped: {_first_line(exc)}"
+            if self._failures.get(step) != message:
+                self.report(message)
+            self._failures[step] = message
+            return default
+        self._failures.pop(step, None)
+        return result
+
+
+def _down(conn: Conn | None) -> bool:
+    return conn is None or conn.closed
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

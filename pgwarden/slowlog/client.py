@@ -7,7 +7,8 @@
 
 Every ``execute`` is timed; one above the threshold is buffered as a JSON-lines record
 with its caller (``module:function:line`` of the application frame that ran it). The
-parameters are never recorded, only the statement text.
+parameters are never recorded, only the statement text. For asyncpg see
+:mod:`pgwarden.slowlog.client_asyncpg`, which buffers into the same recorder.
 """
 
 from __future__ import annotations
@@ -47,15 +48,36 @@ def post_json_lines(url: str, token: str | None = None, timeout: float = 5.0) ->
     return send
 
 
-def caller_frame() -> str:
-    """``module:function:line`` of the nearest frame outside psycopg and this module."""
+def caller_frame(skip: tuple[str, ...] = _SKIP_MODULES) -> str:
+    """``module:function:line`` of the nearest frame outside the ``skip`` modules."""
     frame = sys._getframe(1)
     while frame is not None:
         module = str(frame.f_globals.get("__name__", "?"))
-        if not module.startswith(_SKIP_MODULES):
+        if not module.startswith(skip):
             return f"{module}:{frame.f_code.co_name}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return "?"
+
+
+def slow_record(
+    query: str,
+    duration_ms: float,
+    caller: str,
+    *,
+    database: str | None = None,
+    user: str | None = None,
+    application_name: str | None = None,
+) -> dict[str, Any]:
+    """One record as ``POST /api/ingest/slow-queries`` takes it (ts: now)."""
+    return {
+        "ts": datetime.now(UTC).isoformat(),
+        "query": query,
+        "duration_ms": round(duration_ms, 3),
+        "caller": caller,
+        "database": database,
+        "user": user,
+        "application_name": application_name or None,
+    }
 
 
 def statement_text(query: Query, cursor: psycopg.Cursor[Any]) -> str:
@@ -93,24 +115,20 @@ class SlowQueryRecorder:
         """Buffer the statement when it was slow (the oldest records make room)."""
         if duration_ms < self.threshold_ms:
             return
-        record = self._record(cursor, query, duration_ms)
+        info = cursor.connection.info
+        self.add(
+            slow_record(
+                statement_text(query, cursor), duration_ms, caller_frame(),
+                database=info.dbname, user=info.user,
+                application_name=info.parameter_status("application_name"),
+            )
+        )  # fmt: skip
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Buffer one record (see :func:`slow_record`); the oldest make room."""
         with self._lock:
             self._buffer.append(record)
             del self._buffer[: max(0, len(self._buffer) - self.max_buffer)]
-
-    def _record(
-        self, cursor: psycopg.Cursor[Any], query: Query, duration_ms: float
-    ) -> dict[str, Any]:
-        info = cursor.connection.info
-        return {
-            "ts": datetime.now(UTC).isoformat(),
-            "query": statement_text(query, cursor),
-            "duration_ms": round(duration_ms, 3),
-            "caller": caller_frame(),
-            "database": info.dbname,
-            "user": info.user,
-            "application_name": info.parameter_status("application_name") or None,
-        }
 
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:

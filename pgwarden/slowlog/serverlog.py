@@ -115,9 +115,11 @@ def store_entries(
     target_id: int,
     entries: Iterable[LogEntry],
     thresholds: Thresholds,
+    retention_days: int = store.RETENTION_DAYS,
 ) -> int:
     found = classify_all(slow_statements(entries), thresholds)
-    return store.record(conn, target_id, found, thresholds=thresholds)
+    return store.record(conn, target_id, found, thresholds=thresholds,
+                        retention_days=retention_days)  # fmt: skip
 
 
 def ingest_server_log(
@@ -126,11 +128,12 @@ def ingest_server_log(
     log_dir_or_file: str | Path,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    retention_days: int = store.RETENTION_DAYS,
 ) -> LogIngest:
     """Read what is new in the log file(s) and store their slow statements."""
     totals = LogIngest(0, 0, 0, 0)
     for path in log_files(Path(log_dir_or_file)):
-        result = _ingest_file(repo_conn, target_id, path, thresholds)
+        result = _ingest_file(repo_conn, target_id, path, thresholds, retention_days)
         totals = _add(totals, result)
     return totals
 
@@ -145,7 +148,11 @@ def _add(a: LogIngest, b: LogIngest) -> LogIngest:
 
 
 def _ingest_file(
-    conn: psycopg.Connection[Any], target_id: int, path: Path, thresholds: Thresholds
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    path: Path,
+    thresholds: Thresholds,
+    retention_days: int,
 ) -> LogIngest:
     with path.open("rb") as stream:
         stat = os.fstat(stream.fileno())
@@ -155,7 +162,9 @@ def _ingest_file(
         read = count = stored = 0
         for entries, size in batches(iter(stream.readline, b""), fmt):
             with conn.transaction():
-                stored += store_entries(conn, target_id, entries, thresholds)
+                stored += store_entries(
+                    conn, target_id, entries, thresholds, retention_days
+                )
                 read, count = read + size, count + len(entries)
                 state = [target_id, str(path), stat.st_ino, offset + read]
                 digest = _digest(stream, offset + read)
@@ -195,6 +204,7 @@ def ingest_stream(
     fmt: LogFormat | None = None,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    retention_days: int = store.RETENTION_DAYS,
 ) -> LogIngest:
     """Ingest a whole stream (e.g. stdin) without remembering a position."""
     first = stream.readline()
@@ -202,6 +212,8 @@ def ingest_stream(
     lines = itertools.chain([first], iter(stream.readline, b""))
     read = count = stored = 0
     for entries, size in batches(lines, chosen, tail=True):
-        stored += store_entries(repo_conn, target_id, entries, thresholds)
+        stored += store_entries(
+            repo_conn, target_id, entries, thresholds, retention_days
+        )
         read, count = read + size, count + len(entries)
     return LogIngest(0, read, count, stored)

@@ -17,13 +17,15 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgwarden import pg
+from pgwarden.config import SlowQuerySettings
 from pgwarden.slowlog import partitions
 from pgwarden.slowlog.model import SlowQuery
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 
 #: Start times of the same execution seen by two sources differ by less than this.
 TOLERANCE = timedelta(seconds=1)
-RETENTION_DAYS = 30
+#: Default retention (``slow_queries.retention_days``); callers pass the setting.
+RETENTION_DAYS: int = SlowQuerySettings().retention_days  # type: ignore[call-arg]
 _SOURCE_RANK = {"activity": 1, "application": 2, "server_log": 3}
 _FEATURE = "slow query log (run pgwarden init)"
 

@@ -25,6 +25,21 @@ SELECT part, key, since, counters FROM pgwarden.collect_last WHERE target_id = %
 -- name: delete_last
 DELETE FROM pgwarden.collect_last WHERE target_id = %s;
 
+-- name: delete_last_parts
+-- Parts not read this cycle: their next delta is a gap.
+DELETE FROM pgwarden.collect_last WHERE target_id = %s AND NOT part = ANY(%s);
+
+-- name: delete_last_keys
+DELETE FROM pgwarden.collect_last
+WHERE target_id = %s AND part = %s AND key = ANY(%s::text[]);
+
+-- name: upsert_last
+INSERT INTO pgwarden.collect_last (target_id, part, key, since, counters)
+SELECT %s, %s, u.key, u.since, u.counters
+FROM unnest(%s::text[], %s::timestamptz[], %s::jsonb[]) AS u(key, since, counters)
+ON CONFLICT (target_id, part, key) DO UPDATE
+SET since = excluded.since, counters = excluded.counters;
+
 -- name: save_state
 INSERT INTO pgwarden.collect_state (target_id, ts, postmaster_start, markers)
 VALUES (%s, %s, %s, %s)

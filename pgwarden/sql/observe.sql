@@ -12,11 +12,11 @@ SELECT min(ts) AS ts FROM pgwarden.collect_cycle WHERE target_id = %(target_id)s
 
 -- name: statement_totals
 -- Per statement over [since, until): top-level statements of one database.
+-- unnest() in the select list (ProjectSet) is much cheaper than a lateral unnest.
 WITH raw AS (
-    SELECT h.queryid, u.ts, u.calls, u.total_exec_ms, u.rows
-    FROM pgwarden.statement_history h,
-         unnest(h.ts, h.calls, h.total_exec_ms, h.rows)
-           AS u(ts, calls, total_exec_ms, rows)
+    SELECT h.queryid, unnest(h.ts) AS ts, unnest(h.calls) AS calls,
+           unnest(h.total_exec_ms) AS total_exec_ms, unnest(h.rows) AS rows
+    FROM pgwarden.statement_history h
     WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
       AND h.hour < %(until)s
@@ -24,6 +24,7 @@ WITH raw AS (
     SELECT c.queryid, c.ts, c.calls, c.total_exec_ms, c.rows
     FROM pgwarden.statement_current c
     WHERE c.target_id = %(target_id)s AND c.toplevel AND c.dbid = %(dbid)s
+      AND c.ts >= %(since)s AND c.ts < %(until)s
 )
 SELECT queryid,
        sum(calls)::bigint AS calls,
@@ -35,22 +36,24 @@ WHERE ts >= %(since)s AND ts < %(until)s
 GROUP BY queryid;
 
 -- name: statement_by_ts
--- Top-level statements of one database summed per interval.
+-- Top-level statements of one database summed per interval, without the statement
+-- ids excluded (the statements pgwarden sends itself). The interval length comes
+-- from the database samples.
 WITH raw AS (
-    SELECT u.ts, u.interval_s, u.calls, u.total_exec_ms
-    FROM pgwarden.statement_history h,
-         unnest(h.ts, h.interval_s, h.calls, h.total_exec_ms)
-           AS u(ts, interval_s, calls, total_exec_ms)
+    SELECT unnest(h.ts) AS ts, unnest(h.calls) AS calls,
+           unnest(h.total_exec_ms) AS total_exec_ms
+    FROM pgwarden.statement_history h
     WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
-      AND h.hour < %(until)s
+      AND h.hour < %(until)s AND h.queryid <> ALL(%(exclude)s::bigint[])
     UNION ALL
-    SELECT c.ts, c.interval_s, c.calls, c.total_exec_ms
+    SELECT c.ts, c.calls, c.total_exec_ms
     FROM pgwarden.statement_current c
     WHERE c.target_id = %(target_id)s AND c.toplevel AND c.dbid = %(dbid)s
+      AND c.queryid <> ALL(%(exclude)s::bigint[])
+      AND c.ts >= %(since)s AND c.ts < %(until)s
 )
-SELECT ts, max(interval_s)::float8 AS interval_s, sum(calls)::bigint AS calls,
-       sum(total_exec_ms)::float8 AS total_ms
+SELECT ts, sum(calls)::bigint AS calls, sum(total_exec_ms)::float8 AS total_ms
 FROM raw
 WHERE ts >= %(since)s AND ts < %(until)s
 GROUP BY ts
@@ -61,6 +64,7 @@ SELECT hour AS ts, sum(calls)::bigint AS calls, sum(total_exec_ms)::float8 AS to
 FROM pgwarden.statement_hourly
 WHERE target_id = %(target_id)s AND toplevel AND dbid = %(dbid)s
   AND hour >= %(since)s AND hour < %(until)s
+  AND queryid <> ALL(%(exclude)s::bigint[])
 GROUP BY hour
 ORDER BY hour;
 
@@ -80,14 +84,20 @@ FROM (
 GROUP BY relid;
 
 -- name: table_first_size
--- The earliest total size of each table at or after %(since)s (raw samples).
+-- The earliest total size of each table at or after %(since)s (raw samples): only
+-- the first two packed hours of each table are unnested.
 SELECT DISTINCT ON (relid) relid, ts, total_size_bytes
 FROM (
-    SELECT h.relid, u.ts, u.total_size_bytes
-    FROM pgwarden.table_history h,
-         unnest(h.ts, h.total_size_bytes) AS u(ts, total_size_bytes)
-    WHERE h.target_id = %(target_id)s
-      AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+    SELECT f.relid, u.ts, u.total_size_bytes
+    FROM (
+        SELECT relid, ts, total_size_bytes,
+               row_number() OVER (PARTITION BY relid ORDER BY hour) AS n
+        FROM pgwarden.table_history
+        WHERE target_id = %(target_id)s
+          AND hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+    ) f,
+    unnest(f.ts, f.total_size_bytes) AS u(ts, total_size_bytes)
+    WHERE f.n <= 2
     UNION ALL
     SELECT relid, ts, total_size_bytes
     FROM pgwarden.table_current

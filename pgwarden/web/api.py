@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from pgwarden.observe import query_history, timeseries, top_queries
+from pgwarden.observe import query_history, timeseries
+from pgwarden.observe.metrics import top_queries_counted
 from pgwarden.observe.prometheus import CONTENT_TYPE, exposition
 
 if TYPE_CHECKING:
@@ -19,6 +20,11 @@ RANGES: dict[str, timedelta] = {
     "24h": timedelta(hours=24), "7d": timedelta(days=7),
 }  # fmt: skip
 NO_TARGET = "no history for this target yet: run pgwarden collect"
+#: how many of pgwarden's own statements a top-query list left out
+EXCLUDED_HEADER = "X-Pgwarden-Own-Statements-Excluded"
+IncludeOwn = Query(
+    False, description="Count pgwarden's own statements as workload too."
+)
 
 
 def _cache(response: Response, seconds: int) -> None:
@@ -35,18 +41,26 @@ def router(ctx: Context) -> APIRouter:
     refresh = ctx.settings.dashboard.refresh_seconds
 
     @routes.get("/performance-metrics")
-    def performance(response: Response) -> dict[str, Any]:
+    def performance(
+        response: Response, include_own: bool = IncludeOwn
+    ) -> dict[str, Any]:
         """The metrics of the last collected interval (same numbers as the CLI)."""
         _cache(response, refresh)
-        return ctx.metrics().as_dict()
+        return ctx.metrics(include_own=include_own).as_dict()
 
     @routes.get("/timeseries")
-    def charts(response: Response, range: Range = "1h") -> dict[str, Any]:
+    def charts(
+        response: Response, range: Range = "1h", include_own: bool = IncludeOwn
+    ) -> dict[str, Any]:
         """Every chart of the dashboard over the chosen range."""
         _cache(response, refresh)
         with ctx.repository() as conn:
             target_id = _known(ctx.target_id(conn))
-            return timeseries(conn, target_id, *_window(range))
+            since, until = _window(range)
+            return timeseries(
+                conn, target_id, since, until, include_own=include_own,
+                cache=ctx.hours,
+            )  # fmt: skip
 
     @routes.get("/queries/{queryid}")
     def one_query(
@@ -66,11 +80,20 @@ def router(ctx: Context) -> APIRouter:
         response: Response,
         by: Literal["total", "mean", "calls"] = "total",
         limit: int = Query(10, ge=1, le=100),
+        include_own: bool = IncludeOwn,
     ) -> list[dict[str, Any]]:
-        """Top statements of the last hour of history."""
+        """Top statements of the last hour of history.
+
+        The header ``X-Pgwarden-Own-Statements-Excluded`` says how many of
+        pgwarden's own statements were left out.
+        """
         _cache(response, refresh)
         with ctx.repository() as conn:
-            found = top_queries(conn, _known(ctx.target_id(conn)), by, limit)
+            target_id = _known(ctx.target_id(conn))
+            found, left_out = top_queries_counted(
+                conn, target_id, by, limit, include_own
+            )
+        response.headers[EXCLUDED_HEADER] = str(left_out)
         return [{**q.__dict__, "queryid": str(q.queryid)} for q in found]
 
     return routes

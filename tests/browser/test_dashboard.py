@@ -43,10 +43,17 @@ def _free_port() -> int:
 
 @pytest.fixture
 def url(demo_dsn: str) -> Iterator[str]:
-    """The app on 127.0.0.1 over three collected cycles (two intervals)."""
+    """The app on 127.0.0.1 over five collected cycles, one a statistics reset.
+
+    The reset leaves an interval without statement samples: a recorded gap.
+    """
     collect_with_load(demo_dsn)
     load(demo_dsn, rounds=10, create=False)
     with pg.connect(demo_dsn) as target, pg.connect(demo_dsn) as repo:
+        collect_once(target, repo, TARGET)
+        target.execute("SELECT pg_stat_statements_reset()")
+        collect_once(target, repo, TARGET)
+        load(demo_dsn, rounds=10, create=False)
         collect_once(target, repo, TARGET)
     port = _free_port()
     app = create_app(Settings(), demo_dsn, TARGET, TOKEN)
@@ -95,6 +102,18 @@ def test_charts_draw_real_points(page: Any, url: str) -> None:
     assert page.locator("#top-queries tbody tr").count() >= 1
     stored = page.evaluate("sessionStorage.getItem('pgwarden.token')")
     assert stored == TOKEN and TOKEN not in page.url
+
+
+def test_a_gap_breaks_the_line(page: Any, url: str) -> None:
+    _sign_in(page, url, TOKEN)
+    page.wait_for_selector("body[data-loaded]", timeout=20_000)
+    qps = page.evaluate("window.pgwarden.charts.qps.data[1]")
+    nulls = [i for i, v in enumerate(qps) if v is None]
+    assert nulls and 0 < nulls[0] < len(qps) - 1, qps
+    spans = page.evaluate("window.pgwarden.charts.qps.series[1].spanGaps")
+    assert spans is False
+    connections = page.evaluate("window.pgwarden.charts.connections.data[1]")
+    assert None not in connections
 
 
 def test_drill_down_shows_one_query(page: Any, url: str) -> None:

@@ -229,3 +229,34 @@ def test_finished_hours_are_packed(conns: tuple[Any, Any], empty_dsn: str) -> No
         {"queryid": queryid},
     )
     assert [p.values["calls"] for p in hourly] == [37]
+
+
+def test_kept_snapshot_in_the_repository_equals_the_memory(
+    conns: tuple[Any, Any], empty_dsn: str
+) -> None:
+    """Only moved entries are rewritten, yet a restarted collector reads them all."""
+    from pgwarden.collect import store
+    from pgwarden.collect.state import State
+
+    target, repo = conns
+    state = State()
+    for calls in (0, 3, 0, 2):
+        run_marker(empty_dsn, calls)
+        result = collect_once(target, repo, "t", state=state)
+    assert state.memory is not None and state.memory.previous is not None
+    with repo.transaction():
+        loaded = store.load_previous(repo, result.target_id)
+    assert loaded is not None and loaded.ts == state.memory.previous.ts
+    assert loaded.markers == state.memory.previous.markers
+    kept = _entries(state.memory.previous)
+    assert _entries(loaded) == kept
+    assert len(kept["statements"]) == result.statements
+
+
+def _entries(previous: Any) -> dict[str, dict[Any, Any]]:
+    """Entries of every part that has some (an empty part keeps no row)."""
+    return {
+        part: {key: (dict(row.counters), row.since) for key, row in rows.items()}
+        for part, rows in previous.rows.items()
+        if rows
+    }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,15 +17,18 @@ from typer.testing import CliRunner
 from pgwarden.cli import collect_cmd
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
+from pgwarden.repository import migrate
+from pgwarden.slowlog import ensure_target, record
+from pgwarden.slowlog.model import SlowQuery
 from tests.conftest import TestServer
 
 
-def _app(dsn: str) -> typer.Typer:
+def _app(dsn: str, **overrides: Any) -> typer.Typer:
     app = typer.Typer()
 
     @app.callback()
     def _root(ctx: typer.Context) -> None:
-        settings = load_settings(overrides={"dsn": dsn})
+        settings = load_settings(overrides={"dsn": dsn, **overrides})
         ctx.obj = Runtime(settings=settings, format=None, debug=False)
 
     app.command("collect")(collect_cmd.collect)
@@ -94,3 +100,73 @@ def test_collect_rejects_a_missing_log_dir(empty_dsn: str, tmp_path: Path) -> No
     )
     assert result.exit_code != 0
     assert "is not a directory" in str(result.exception)
+
+
+def _running(dsn: str, statement: str, marker: str) -> threading.Thread:
+    """Run ``statement`` in a thread; return once the server shows it running."""
+
+    def run() -> None:
+        with psycopg.connect(dsn, autocommit=True, application_name="app") as conn:
+            conn.execute(statement)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while (
+            thread.is_alive()
+            and not conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s AND pid <> "
+                "pg_backend_pid()",
+                [f"%{marker}%"],
+            ).fetchone()
+        ):
+            time.sleep(0.05)
+    return thread
+
+
+def test_activity_is_sampled_between_collection_cycles(empty_dsn: str) -> None:
+    marker = f"sampled_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn)  # so that the first cycle comes at once
+    app = _app(empty_dsn, slow_queries={"sample_interval_seconds": 1})
+    thread = _running(empty_dsn, f"SELECT pg_sleep(2.5) AS {marker}", marker)
+
+    result = CliRunner().invoke(app, ["collect", "--interval", "60", "--duration", "4"])
+    thread.join()
+
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(empty_dsn) as conn:
+        cycles = conn.execute("SELECT count(*) FROM pgwarden.collect_cycle").fetchone()
+        found = conn.execute(
+            "SELECT source, duration_ms, application_name"
+            " FROM pgwarden.slow_query_log WHERE query LIKE %s",
+            [f"%{marker}%"],
+        ).fetchall()
+    assert cycles == (1,)  # the only collection cycle ran before the statement ended
+    [(source, duration_ms, application_name)] = found
+    assert source == "activity" and application_name == "app"
+    assert duration_ms >= 1000  # seen again by the samples after the cycle
+
+
+def test_collect_applies_the_slow_query_log_retention(empty_dsn: str) -> None:
+    now = datetime.now(UTC)
+    old = now - timedelta(days=12)
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn)
+        target_id = ensure_target(conn, "old")
+        query = SlowQuery(old, 150.0, "SELECT $1", "f", "warning", "application")
+        assert record(conn, target_id, [query], now=old) == 1
+    app = _app(empty_dsn, slow_queries={"retention_days": 10})
+
+    result = CliRunner().invoke(app, ["collect", "--once"])
+
+    assert result.exit_code == 0, result.output
+    partition = f"slow_query_log_p{old:%Y%m%d}"
+    assert f"slow query log retention dropped {partition}" in result.stderr
+    with psycopg.connect(empty_dsn) as conn:
+        left = conn.execute("SELECT count(*) FROM pgwarden.slow_query_log").fetchone()
+        ahead = conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = %s",
+            [f"slow_query_log_p{now + timedelta(days=2):%Y%m%d}"],
+        ).fetchone()
+    assert left == (0,) and ahead == (1,)

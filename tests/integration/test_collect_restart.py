@@ -140,3 +140,21 @@ def test_collector_state_survives_a_new_collector(server: EmbeddedServer) -> Non
         second = two.cycle()
     assert second.prev_ts == first.ts
     assert marker_calls(dsn, first.target_id, marker) == [6]
+
+
+def test_two_collectors_of_one_target_never_double_count(
+    server: EmbeddedServer,
+) -> None:
+    """A collector whose memory is stale (another one wrote since) reads it back."""
+    dsn, marker = server.dsn("collect"), "text"
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    with Collector(dsn, dsn, name) as one, Collector(dsn, dsn, name) as two:
+        first = one.cycle()
+        run_marker(dsn, marker, 3)
+        two.cycle()
+        run_marker(dsn, marker, 4)
+        stale = one.cycle()
+        run_marker(dsn, marker, 5)
+        one.cycle()
+    assert not stale.gaps, stale.summary()
+    assert marker_calls(dsn, first.target_id, marker) == [3, 4, 5]

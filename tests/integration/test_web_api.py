@@ -112,6 +112,30 @@ def test_anonymous_scrape_when_allowed(collected: Collected) -> None:
         assert http.get("/api/admin/performance-metrics").status_code == 401
 
 
+def test_anonymous_scrape_from_the_setting(collected: Collected) -> None:
+    settings = Settings.model_validate({"dashboard": {"anonymous_metrics": True}})
+    app = create_app(settings, collected.dsn, TARGET, TOKEN)
+    with TestClient(app) as http:
+        assert http.get("/metrics").status_code == 200
+        assert http.get("/api/admin/performance-metrics").status_code == 401
+    overridden = create_app(settings, collected.dsn, TARGET, TOKEN,
+                            anonymous_metrics=False)  # fmt: skip
+    with TestClient(overridden) as http:
+        assert http.get("/metrics").status_code == 401
+
+
+def test_own_statements_count_in_the_api(collected: Collected) -> None:
+    with client(collected.dsn) as http:
+        top = http.get("/api/admin/top-queries?by=calls&limit=100", headers=AUTH)
+        mixed = http.get("/api/admin/top-queries?by=calls&limit=100&include_own=true",
+                         headers=AUTH)  # fmt: skip
+        metrics = http.get("/api/admin/performance-metrics", headers=AUTH).json()
+    left_out = int(top.headers["x-pgwarden-own-statements-excluded"])
+    assert left_out > 0 and metrics["own_statements"]["statements"] > 0
+    assert not any("pgwarden." in q["query"] for q in top.json())
+    assert any("pgwarden." in q["query"] for q in mixed.json())
+
+
 def test_ingest_then_slow_queries_per_minute(collected: Collected) -> None:
     body = slow_report(250) + b"not json\n" + slow_report(20)
     with client(collected.dsn) as http:

@@ -11,6 +11,8 @@ from pgwarden.collect.delta import (
     key_text,
     last_rows,
     merge,
+    moved,
+    parse_key,
     part_delta,
 )
 from pgwarden.collect.kinds import DATABASE, STATEMENT
@@ -30,7 +32,7 @@ def statements(rows: dict[tuple[object, ...], Row], marker: str | None = "r1") -
 
 
 def test_delta_is_the_difference_of_counters() -> None:
-    prev = previous({key_text(KEY): LastRow({"calls": 10, "total_exec_ms": 5.0})})
+    prev = previous({KEY: LastRow({"calls": 10, "total_exec_ms": 5.0})})
     part = statements({KEY: Row({"calls": 47, "total_exec_ms": 7.5})})
     result = part_delta(prev, part)
     assert result.gap is None
@@ -49,20 +51,20 @@ def test_new_entry_that_existed_before_is_skipped() -> None:
 
 
 def test_counter_going_down_is_skipped_with_a_gap() -> None:
-    prev = previous({key_text(KEY): LastRow({"calls": 10})})
+    prev = previous({KEY: LastRow({"calls": 10})})
     result = part_delta(prev, statements({KEY: Row({"calls": 4})}))
     assert result.rows == {}
     assert result.gap is not None and "1 entries were reset" in result.gap.reason
 
 
 def test_moved_stats_since_is_skipped() -> None:
-    prev = previous({key_text(KEY): LastRow({"calls": 1}, since=START)})
+    prev = previous({KEY: LastRow({"calls": 1}, since=START)})
     row = Row({"calls": 9}, since=T0)
     assert part_delta(prev, statements({KEY: row})).rows == {}
 
 
 def test_moved_stats_reset_makes_the_part_a_gap() -> None:
-    prev = previous({key_text(KEY): LastRow({"calls": 1})})
+    prev = previous({KEY: LastRow({"calls": 1})})
     result = part_delta(prev, statements({KEY: Row({"calls": 9})}, marker="r2"))
     assert result.rows == {}
     assert result.gap is not None and "r1 -> r2" in result.gap.reason
@@ -84,7 +86,7 @@ def test_restart_and_clock_going_back_are_interval_gaps() -> None:
 
 def test_gauges_pass_through_and_parts_merge_per_key() -> None:
     prev = Previous(T0, START, {"database": "r"}, {"database": {
-        key_text((5,)): LastRow({"xact_commit": 100})}})  # fmt: skip
+        (5,): LastRow({"xact_commit": 100})}})  # fmt: skip
     db = Part("database", "database", "r", {(5,): Row({"xact_commit": 130})})
     activity = Part(
         "activity", "database", None, {(5,): Row({}, {"connections": 7})}, False
@@ -94,11 +96,37 @@ def test_gauges_pass_through_and_parts_merge_per_key() -> None:
 
 
 def test_idle_statements_are_dropped() -> None:
-    prev = previous({key_text(KEY): LastRow({"calls": 10})})
+    prev = previous({KEY: LastRow({"calls": 10})})
     result = part_delta(prev, statements({KEY: Row({"calls": 10})}))
     assert merge(STATEMENT, [result]) == {}
 
 
 def test_last_rows_keep_counters_and_since() -> None:
     part = statements({KEY: Row({"calls": 1}, {"x": 2}, since=T0)})
-    assert last_rows(part) == {key_text(KEY): LastRow({"calls": 1}, T0)}
+    [kept] = last_rows(part).values()
+    assert kept.counters == {"calls": 1} and kept.since == T0
+
+
+def test_keys_survive_their_text_form() -> None:
+    assert parse_key(key_text(KEY)) == KEY
+    assert parse_key(key_text((16384,))) == (16384,)
+
+
+def test_unmoved_entries_are_not_rewritten() -> None:
+    assert not moved(LastRow({"calls": 3}, since=T0), Row({"calls": 3}, {"x": 1}, T0))
+    assert moved(LastRow({"calls": 3}), Row({"calls": 4}))
+    assert moved(LastRow({"calls": 3}), Row({"calls": 3}, since=T0))
+    assert moved(None, Row({"calls": 3}))
+
+
+def test_idle_relations_keep_a_zero_row_with_their_gauges() -> None:
+    from pgwarden.collect.kinds import TABLE
+
+    prev = Previous(T0, START, {"tables": None}, {"tables": {
+        (7,): LastRow({"seq_scan": 4, "toast_blks_read": None})}})  # fmt: skip
+    row = Row({"seq_scan": 4, "toast_blks_read": None}, {"size_bytes": 8192})
+    tables = Part("tables", "table", None, {(7,): row})
+    merged = merge(TABLE, [part_delta(prev, tables)])
+    assert merged == {
+        (7,): {"seq_scan": 0, "toast_blks_read": None, "size_bytes": 8192}
+    }

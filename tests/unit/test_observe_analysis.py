@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from pgwarden.observe import analysis, series
+from pgwarden.collect import history
+from pgwarden.observe import analysis, hours, series
 from pgwarden.slowlog.report import MinuteCount
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -111,3 +113,53 @@ def test_charts_from_rows() -> None:
     slow = series.slow_chart(minutes, T0 + timedelta(hours=1))
     assert slow == {"t": [T0.timestamp()], "warning": [1], "critical": [0],
                     "emergency": [0]}  # fmt: skip
+
+
+def test_statement_charts_idle_intervals_and_recorded_gaps() -> None:
+    ts = [T0 + timedelta(minutes=n) for n in range(4)]
+    rows = [{"ts": ts[0], "calls": 60, "total_ms": 30.0},
+            {"ts": ts[3], "calls": 120, "total_ms": 60.0}]  # fmt: skip
+    intervals = dict.fromkeys(ts, 60.0)
+    charts = series.statement_charts(rows, intervals, {ts[2]})
+    assert charts["queries_per_second"]["qps"] == [1.0, 0.0, None, 2.0]
+    assert charts["mean_latency_ms"]["mean_ms"] == [0.5, None, None, 0.5]
+
+
+def test_gaps_and_missing_collection_break_the_lines() -> None:
+    t = [T0.timestamp() + 60 * n for n in (0, 1, 2, 3, 10, 11)]
+    chart = {"t": t, "qps": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}
+    step = series.typical_step(t)
+    assert step == 60.0
+    broken = series.break_gaps(chart, [t[1], T0.timestamp() + 150], step)
+    nulls = [x for x, v in zip(broken["t"], broken["qps"], strict=True) if v is None]
+    # a recorded gap between two samples, and the 7-minute stop of the collector
+    assert nulls == [T0.timestamp() + 150, (t[3] + t[4]) / 2]
+    assert broken["t"] == sorted(broken["t"]) and len(broken["qps"]) == 8
+    assert series.break_gaps(chart, [t[1]], None) == chart
+    assert len(series.break_gaps(chart, [], step)["t"]) == 7
+    assert series.typical_step([1.0]) is None
+
+
+def test_statement_gaps_of_hourly_charts_fall_on_their_hour() -> None:
+    gap = history.GapRow("statements", T0, T0 + timedelta(minutes=37), "reset")
+    other = history.GapRow("tables", T0, T0 + timedelta(minutes=5), "reset")
+    assert series.statement_gaps([gap, other], hourly=True) == {T0}
+    assert series.statement_gaps([gap], hourly=False) == {gap.to_ts}
+
+
+def test_finished_hours_are_read_once() -> None:
+    reads: list[tuple[datetime, datetime]] = []
+    samples = [T0 + timedelta(minutes=20 * n) for n in range(9)]  # 3 hours
+
+    def read(since: datetime, until: datetime) -> list[dict[str, Any]]:
+        reads.append((since, until))
+        return [{"ts": ts, "calls": 1} for ts in samples if since <= ts < until]
+
+    cache = hours.HourCache()
+    packed = T0 + timedelta(hours=2)  # the third hour is being collected
+    since, until = T0 + timedelta(minutes=30), T0 + timedelta(hours=3)
+    first = hours.by_ts(read, since, until, packed, cache, "k")
+    again = hours.by_ts(read, since, until, packed, cache, "k")
+    assert first == again == [r for r in read(since, until)]
+    assert reads[:3] == [(T0, packed), (packed, until), (packed, until)]
+    assert hours.by_ts(read, since, until, packed, None, "k") == first

@@ -87,7 +87,11 @@
       card("utilisation", ratio(c.utilisation)),
       card("slow queries / min", fmt(slow.total)),
     );
-    $("notes").textContent = (m.notes || []).join(" ");
+    const own = m.own_statements || {};
+    const left = own.excluded && own.statements
+      ? [own.statements + " of pgwarden's own statements left out of the figures."]
+      : [];
+    $("notes").textContent = [...(m.notes || []), ...left].join(" ");
     $("target").textContent = m.target || "";
     $("updated").textContent = "updated " + new Date(m.generated_at).toLocaleTimeString();
   }
@@ -99,7 +103,7 @@
     const width = Math.max(element.clientWidth || 500, 300);
     const series = [{}, ...names.map((n, i) => ({
       label: n, stroke: COLORS[i % COLORS.length], width: 2,
-      points: { show: true, size: 4 }, ...(opts || {}),
+      points: { show: true, size: 4 }, spanGaps: false, ...(opts || {}),
     }))];
     const config = { width, height: 200, series };
     if (yFormat) config.axes = [{}, { size: 80, values: (u, vals) => vals.map(yFormat) }];

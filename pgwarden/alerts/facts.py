@@ -1,0 +1,85 @@
+"""What the rules read: one frozen snapshot of collected and live inputs.
+
+``sources`` names the inputs that could be read. A rule whose source is missing is
+skipped: its open alerts neither fire nor resolve until the input is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: inputs of the rules
+HISTORY = "history"  # the collector's database series
+COLLECTOR = "collector"  # the collector's cycle log
+SLOWLOG = "slowlog"
+SESSIONS = "sessions"
+REPLICATION = "replication"
+XID = "xid"
+BLOAT = "bloat"
+
+
+@dataclass(frozen=True)
+class SlowStatement:
+    fingerprint: str
+    query: str
+    executions: int
+    worst_ms: float
+
+
+@dataclass(frozen=True)
+class Session:
+    pid: int
+    datname: str | None
+    usename: str | None
+    application_name: str | None
+    state: str | None
+    xact_s: float
+    state_s: float
+    blockers: int
+    query: str | None
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    lag_s: float
+
+
+@dataclass(frozen=True)
+class IndexBloat:
+    schema_name: str
+    table_name: str
+    index_name: str
+    size_bytes: int
+    bloat_bytes: int
+
+    @property
+    def bloat_pct(self) -> float:
+        return 100.0 * self.bloat_bytes / self.size_bytes if self.size_bytes else 0.0
+
+
+@dataclass(frozen=True)
+class Facts:
+    now: datetime
+    target: str
+    sources: frozenset[str]
+    #: the latest collected database point (gauges as read, counters per interval)
+    database: Mapping[str, Any] | None = None
+    last_collect_at: datetime | None = None
+    #: block hits and reads summed over the cache hit window
+    cache_hits: int | None = None
+    cache_reads: int | None = None
+    #: pg_stat_statements deallocations in the last hour
+    evictions_last_hour: int | None = None
+    #: the busiest minute of slow queries recently
+    slow_per_minute: int = 0
+    slow_statements: tuple[SlowStatement, ...] = ()
+    sessions: tuple[Session, ...] = ()
+    replicas: tuple[Replica, ...] = ()
+    xid_age: int | None = None
+    xid_database: str | None = None
+    index_bloat: tuple[IndexBloat, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,337 @@
+"""``pgwarden load run|compare|elasticity``: workload simulation and elasticity."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pgwarden.cli.output import emit_json, emit_rows, err
+from pgwarden.cli.runtime import Runtime, runtime
+from pgwarden.errors import ConfigurationError
+
+app = typer.Typer(
+    help="Workload simulation, run comparison and elasticity tests.",
+    no_args_is_help=True,
+)
+
+Scenario = Annotated[
+    str, typer.Option("--scenario", help="'reference' or a scenario .toml file.")
+]
+Fmt = Annotated[str | None, typer.Option("--format", help="json, html, table or md.")]
+Output = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
+]
+Seed = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
+Workers = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Generator processes.")
+]
+Quiet = Annotated[bool, typer.Option("--no-progress", help="No live progress.")]
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    scenario: Scenario = "reference",
+    users: Annotated[int | None, typer.Option("--users", min=1)] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="normal, peak or stress.")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Measured seconds.")
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", help="Open model: arrivals per second (else closed)."),
+    ] = None,
+    pool: Annotated[int | None, typer.Option("--pool", min=1)] = None,
+    cache: Annotated[int | None, typer.Option("--cache", min=1)] = None,
+    think_ms: Annotated[float | None, typer.Option("--think-ms", min=0)] = None,
+    ramp_up: Annotated[float | None, typer.Option("--ramp-up", min=0)] = None,
+    warmup: Annotated[float | None, typer.Option("--warmup", min=0)] = None,
+    workers: Workers = None,
+    seed: Seed = None,
+    fmt: Fmt = None,
+    output: Output = None,
+    no_progress: Quiet = False,
+) -> None:
+    """Run a scenario with virtual users and report latencies and the bottleneck."""
+    from pgwarden.load import build_report, run_load
+    from pgwarden.load.progress import live_progress
+
+    rt = runtime(ctx)
+    spec = _spec(
+        rt,
+        scenario,
+        _users(rt, users, preset),
+        duration,
+        rate,
+        pool,
+        cache,
+        think_ms,
+        ramp_up,
+        warmup,
+        workers,
+        seed,
+    )
+    chosen = rt.output_format(fmt)
+    show = nullcontext(None) if no_progress else live_progress(err)
+    with show as progress:
+        result = run_load(spec, progress)
+    report = build_report(result, rt.target_name())
+    _emit_report(chosen, report, output)
+
+
+@app.command("compare")
+def compare(
+    ctx: typer.Context,
+    a: Annotated[Path, typer.Argument(help="Baseline report (JSON).")],
+    b: Annotated[Path, typer.Argument(help="New report (JSON).")],
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Percent change that fails (exit 1)."),
+    ] = None,
+    fmt: Fmt = None,
+) -> None:
+    """Per-action p95 and throughput change of B against A; exit 1 on regression."""
+    from pgwarden.load.compare import as_rows, compare, read_report
+
+    rt = runtime(ctx)
+    limit = rt.settings.load.regression_pct if threshold is None else threshold
+    changes = compare(read_report(a), read_report(b), limit)
+    rows = as_rows(changes)
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
+        emit_json({"threshold_pct": limit, "changes": rows})
+    else:
+        columns = ["subject", "metric", "a", "b", "change_pct", "regression"]
+        emit_rows(
+            chosen,
+            f"B against A (fail above {limit:g} %)",
+            columns,
+            [[r[c] for c in columns] for r in rows],
+        )
+    if any(c.regression for c in changes):
+        err.print(
+            f"regression: {sum(c.regression for c in changes)} change(s) above "
+            f"{limit:g} %"
+        )
+        raise typer.Exit(1)
+
+
+@app.command("elasticity")
+def elasticity(
+    ctx: typer.Context,
+    scenario: Scenario = "reference",
+    users: Annotated[int | None, typer.Option("--users", min=1)] = None,
+    pool_sizes: Annotated[
+        str | None,
+        typer.Option("--pool-sizes", help="e.g. 10,20,50 (default: settings)."),
+    ] = None,
+    cache_sizes: Annotated[
+        str | None, typer.Option("--cache-sizes", help="e.g. 10,100,1000.")
+    ] = None,
+    step_seconds: Annotated[float | None, typer.Option("--step-seconds")] = None,
+    think_ms: Annotated[float | None, typer.Option("--think-ms", min=0)] = None,
+    ramp_up: Annotated[float | None, typer.Option("--ramp-up", min=0)] = None,
+    warmup: Annotated[float | None, typer.Option("--warmup", min=0)] = None,
+    skip_cache: Annotated[
+        bool, typer.Option("--skip-cache", help="Pool sweep only.")
+    ] = False,
+    workers: Workers = None,
+    seed: Seed = None,
+    fmt: Fmt = None,
+    output: Output = None,
+) -> None:
+    """Pool-size sweep with a USL fit, cache-size sweep, and the playbook to follow."""
+    from dataclasses import replace
+
+    from pgwarden.load.elasticity import analyse_cache, analyse_pool, sizes_between
+    from pgwarden.load.elasticity import sweep as run_sweep
+
+    rt = runtime(ctx)
+    el = rt.settings.elasticity
+    spec = _spec(
+        rt,
+        scenario,
+        users or el.users,
+        step_seconds or el.step_seconds,
+        None,
+        None,
+        None,
+        think_ms,
+        ramp_up,
+        warmup,
+        workers,
+        seed,
+    )
+    pools = _sizes(pool_sizes) or sizes_between(el.pool_min, el.pool_max, el.pool_step)
+    target = rt.target_name()
+
+    def done(kind: str, size: int, report: dict[str, Any]) -> None:
+        err.print(
+            f"{kind} {size}: {report['throughput_per_s']} actions/s, "
+            f"p95 {report['overall']['p95_ms']} ms, pool use "
+            f"{report['pool']['utilisation']:.0%}, app cache hit "
+            f"{report['app_cache']['hit_ratio']}"
+        )
+
+    result: dict[str, Any] = {"target": target, "users": spec.users}
+    steps = run_sweep(spec, "pool", pools, target, done)
+    result["pool"] = analyse_pool(steps, el.scale_pool_pct)
+    if not skip_cache:
+        best = replace(spec, pool_size=result["pool"]["recommended_pool_size"])
+        sizes = _sizes(cache_sizes) or el.cache_sizes
+        cache_steps = run_sweep(best, "cache", sizes, target, done)
+        result["cache"] = analyse_cache(cache_steps, el.scale_cache_hit_pct)
+    _emit_elasticity(rt.output_format(fmt), result, output)
+
+
+# -- helpers ---------------------------------------------------------------------
+def _users(rt: Runtime, users: int | None, preset: str | None) -> int:
+    if users is not None and preset is not None:
+        raise ConfigurationError("give --users or --preset, not both")
+    if preset is None:
+        return users or rt.settings.load.normal_users
+    presets = {
+        "normal": rt.settings.load.normal_users,
+        "peak": rt.settings.load.peak_users,
+        "stress": rt.settings.load.stress_users,
+    }
+    if preset not in presets:
+        raise ConfigurationError(
+            f"--preset: {preset!r} is not one of normal, peak, stress"
+        )
+    return presets[preset]
+
+
+def _spec(
+    rt: Runtime,
+    scenario: str,
+    users: int,
+    duration: float | None,
+    rate: float | None,
+    pool: int | None,
+    cache: int | None,
+    think_ms: float | None,
+    ramp_up: float | None,
+    warmup: float | None,
+    workers: int | None,
+    seed: int | None,
+) -> Any:
+    from pgwarden.load import LoadSpec, ScenarioRef
+
+    s = rt.settings.load
+    ref = ScenarioRef(scenario)
+    ref.resolve()  # a malformed scenario file fails here, before anything starts
+    if rate is not None and rate <= 0:
+        raise ConfigurationError("--rate must be above 0")
+    ramp = s.ramp_up_seconds if ramp_up is None else ramp_up
+    return LoadSpec(
+        dsn=rt.target_dsn(),
+        scenario=ref,
+        users=users,
+        duration_s=duration or s.duration_seconds,
+        rate=rate,
+        think_ms=(None if not ref.is_reference else s.think_ms)
+        if think_ms is None
+        else think_ms,
+        ramp_up_s=ramp,
+        warmup_s=max(ramp, s.warmup_seconds) if warmup is None else warmup,
+        pool_size=pool or s.pool_size,
+        pool_timeout_s=s.pool_timeout_seconds,
+        cache_size=cache or s.cache_size,
+        statement_timeout_ms=s.statement_timeout_ms,
+        workers=workers or s.workers,
+        seed=seed,
+        allowed_targets=tuple(s.allowed_targets),
+    )
+
+
+def _sizes(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigurationError(f"sizes must be integers: {text!r}") from exc
+    if any(size < 1 for size in sizes):
+        raise ConfigurationError(f"sizes must be at least 1: {text!r}")
+    return sizes
+
+
+def _emit_report(fmt: str, report: dict[str, Any], output: Path | None) -> None:
+    from pgwarden.load.html import render_html
+
+    if fmt == "json":
+        text = json.dumps(report, indent=2, default=str) + "\n"
+    elif fmt == "html":
+        text = render_html(report)
+    else:
+        _print_report(fmt, report)
+        if output is not None:
+            output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        return
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        err.print(f"report written to {output}")
+
+
+def _print_report(fmt: str, r: dict[str, Any]) -> None:
+    o, pool, bn = r["overall"], r["pool"], r["bottleneck"]
+    summary = [
+        ("throughput per s", r["throughput_per_s"]),
+        (
+            "p50 / p95 / p99 / max ms",
+            f"{o['p50_ms']} / {o['p95_ms']} / {o['p99_ms']} / {o['max_ms']}",
+        ),
+        ("errors", f"{r['errors']['total']} ({r['errors']['rate']:.2%})"),
+        ("pool utilisation", f"{pool['utilisation']:.0%} of {pool['size']}"),
+        ("pool wait p95 ms", pool["wait"]["p95_ms"]),
+        ("app cache hit ratio", r["app_cache"]["hit_ratio"]),
+        ("db cache hit ratio", r["server"]["cache_hit_ratio"]),
+        ("bottleneck", f"{bn['resource']}: {bn['evidence']}"),
+    ]
+    emit_rows(
+        fmt, f"load run: {r['scenario']} ({r['model']})", ["metric", "value"], summary
+    )
+    columns = ["action", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors"]
+    rows = [[name, *(a[c] for c in columns[1:])] for name, a in r["actions"].items()]
+    emit_rows(fmt, "actions", columns, rows)
+
+
+def _emit_elasticity(fmt: str, result: dict[str, Any], output: Path | None) -> None:
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    if fmt == "json":
+        emit_json(result)
+        return
+    columns = [
+        "size",
+        "throughput_per_s",
+        "p95_ms",
+        "pool_utilisation",
+        "cache_hit_ratio",
+        "error_rate",
+    ]
+    for kind in ("pool", "cache"):
+        if kind in result:
+            rows = [[s[c] for c in columns] for s in result[kind]["steps"]]
+            emit_rows(fmt, f"{kind} sweep", columns, rows)
+    usl = result["pool"]["usl"] or {}
+    lines = [("recommended pool size", result["pool"]["recommended_pool_size"])]
+    lines += [(f"USL {k}", v) for k, v in usl.items()]
+    if "cache" in result:
+        lines.append(
+            ("recommended cache size", result["cache"]["recommended_cache_size"])
+        )
+    for kind in ("pool", "cache"):
+        lines += [
+            ("playbook", line) for line in result.get(kind, {}).get("playbook", [])
+        ]
+    emit_rows(fmt, "elasticity", ["item", "value"], lines)

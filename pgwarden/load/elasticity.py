@@ -1,0 +1,153 @@
+"""Elasticity: the same load at several pool sizes and cache sizes.
+
+The pool sweep holds users fixed and varies the application's pool; the throughput
+curve gets a Universal Scalability Law fit and a recommended size (the smallest
+that reaches 95 % of the best throughput measured, and no more than the fitted
+peak N*). The cache sweep varies the application's LRU cache. Both end in
+playbook lines with the thresholds of ``elasticity.scale_pool_pct`` and
+``elasticity.scale_cache_hit_pct``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from pgwarden.load.engine import LoadSpec
+from pgwarden.load.report import build_report
+from pgwarden.load.run import run_load
+from pgwarden.load.usl import fit
+
+GOOD_ENOUGH = 0.95
+StepDone = Callable[[str, int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    size: int
+    throughput_per_s: float
+    p95_ms: float
+    p99_ms: float
+    error_rate: float
+    pool_utilisation: float
+    pool_wait_share: float
+    cache_hit_ratio: float | None
+    db_cache_hit_ratio: float | None
+
+    @classmethod
+    def of(cls, size: int, report: dict[str, Any]) -> Step:
+        return cls(
+            size,
+            report["throughput_per_s"],
+            report["overall"]["p95_ms"],
+            report["overall"]["p99_ms"],
+            report["errors"]["rate"],
+            report["pool"]["utilisation"],
+            report["pool"]["wait_share_of_latency"],
+            report["app_cache"]["hit_ratio"],
+            report["server"]["cache_hit_ratio"],
+        )
+
+
+def sizes_between(low: int, high: int, step: int) -> list[int]:
+    """``low, low+step, …, high`` (``high`` always included)."""
+    found = list(range(low, high + 1, max(step, 1)))
+    return found if found and found[-1] == high else [*found, high]
+
+
+def sweep(
+    spec: LoadSpec,
+    kind: str,
+    sizes: Sequence[int],
+    target: str,
+    done: StepDone | None = None,
+) -> list[Step]:
+    """Run ``spec`` once per size of the ``pool`` or the ``cache``."""
+    steps = []
+    for size in sizes:
+        changed = (
+            replace(spec, pool_size=size)
+            if kind == "pool"
+            else replace(spec, cache_size=size)
+        )
+        report = build_report(run_load(changed), target)
+        if done is not None:
+            done(kind, size, report)
+        steps.append(Step.of(size, report))
+    return steps
+
+
+def analyse_pool(steps: Sequence[Step], scale_pool_pct: float) -> dict[str, Any]:
+    best = max(s.throughput_per_s for s in steps)
+    enough = [s for s in steps if s.throughput_per_s >= GOOD_ENOUGH * best]
+    recommended = min(s.size for s in enough) if enough else steps[0].size
+    usl: dict[str, Any] | None = None
+    try:
+        model = fit([s.size for s in steps], [s.throughput_per_s for s in steps])
+        usl = asdict(model)
+        if model.n_star is not None and model.r2 >= 0.8:
+            recommended = min(recommended, max(1, math.ceil(model.n_star)))
+    except ValueError:
+        pass
+    at = min(steps, key=lambda s: abs(s.size - recommended))
+    return {
+        "steps": [asdict(s) for s in steps],
+        "usl": usl,
+        "recommended_pool_size": recommended,
+        "playbook": _pool_advice(at, recommended, usl, scale_pool_pct),
+    }
+
+
+def analyse_cache(steps: Sequence[Step], scale_cache_hit_pct: float) -> dict[str, Any]:
+    wanted = scale_cache_hit_pct / 100
+    good = [s for s in steps if (s.cache_hit_ratio or 0.0) >= wanted]
+    recommended = min(s.size for s in good) if good else None
+    if recommended is None:
+        largest = max(steps, key=lambda s: s.size)
+        advice = (
+            f"application cache hit ratio stays below {scale_cache_hit_pct:.0f} % up "
+            f"to {largest.size} entries ({_pct(largest.cache_hit_ratio)}): the "
+            "working set is larger; grow the cache further or cache other reads"
+        )
+    else:
+        advice = (
+            f"an application cache of {recommended} entries keeps the hit ratio at "
+            f"or above {scale_cache_hit_pct:.0f} %; scale it with the number of "
+            "active tenants"
+        )
+    return {
+        "steps": [asdict(s) for s in steps],
+        "recommended_cache_size": recommended,
+        "playbook": [advice],
+    }
+
+
+def _pool_advice(
+    at: Step, size: int, usl: dict[str, Any] | None, scale_pool_pct: float
+) -> list[str]:
+    lines = []
+    use = at.pool_utilisation * 100
+    peak = usl.get("n_star") if usl else None
+    if use > scale_pool_pct:
+        lines.append(
+            f"pool utilisation {use:.0f} % > {scale_pool_pct:.0f} % at size {size}: "
+            "the pool is saturated at this load; add connections up to the peak "
+            "below, or add application instances"
+        )
+    else:
+        lines.append(
+            f"pool utilisation {use:.0f} % <= {scale_pool_pct:.0f} % at size {size}: "
+            f"keep a pool of {size}"
+        )
+    if peak is not None:
+        lines.append(
+            f"the USL peak is near {peak:.0f} connections: beyond it more connections "
+            "lower throughput; scale the database (CPU, a read replica) instead"
+        )
+    return lines
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"

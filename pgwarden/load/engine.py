@@ -1,0 +1,295 @@
+"""Virtual users: one worker's event loop running a scenario against one pool.
+
+A worker is one application instance: its own connection pool (a
+:class:`~pgwarden.load.pool.MeteredPool`) and its own LRU cache, shared by its
+virtual users. In the **closed model** each user runs an action, thinks
+(exponential, mean ``think_ms``) and runs the next. In the **open model** actions
+arrive on a Poisson schedule at ``rate`` per second and ``users`` is the number of
+concurrent clients draining that schedule; latency runs from the scheduled start.
+Users start evenly over ``ramp_up_s`` (the open model ramps its rate instead) and
+outcomes before ``warmup_s`` are not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
+
+from pgwarden.demo.cache import LRUCache
+from pgwarden.load.outcome import classify
+from pgwarden.load.pool import MeteredPool, action_pool_wait
+from pgwarden.load.recorder import Recorder, WorkerResult
+from pgwarden.load.scenario import Runner, ScenarioRef
+
+APPLICATION_NAME = "pgwarden-load"
+Model = Literal["closed", "open"]
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Everything a run needs; picklable, so worker processes receive it whole."""
+
+    dsn: str
+    scenario: ScenarioRef
+    users: int
+    duration_s: float
+    rate: float | None = None
+    think_ms: float | None = None
+    ramp_up_s: float = 0.0
+    warmup_s: float | None = None
+    pool_size: int = 20
+    pool_timeout_s: float = 5.0
+    cache_size: int = 1000
+    statement_timeout_ms: int = 30_000
+    workers: int = 1
+    seed: int | None = None
+    drain_s: float = 30.0
+    allowed_targets: tuple[str, ...] = ()
+
+    @property
+    def model(self) -> Model:
+        return "open" if self.rate is not None else "closed"
+
+    @property
+    def warmup(self) -> float:
+        return self.ramp_up_s if self.warmup_s is None else self.warmup_s
+
+    def share(self, index: int) -> LoadSpec:
+        """Worker ``index``'s part: users, rate and pool split evenly."""
+        n = self.workers
+
+        def part(total: int) -> int:
+            return max(1, total // n + (1 if index < total % n else 0))
+
+        rate = None if self.rate is None else self.rate / n
+        seed = None if self.seed is None else self.seed * 1000 + index
+        return replace(
+            self,
+            users=part(self.users),
+            pool_size=part(self.pool_size),
+            rate=rate,
+            seed=seed,
+        )
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A worker's state once a second, for the live progress display."""
+
+    worker: int
+    elapsed_s: float
+    phase: str
+    done: int
+    errors: int
+    last_second: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    pool_in_use: int
+    pool_size: int
+    pool_waiting: int
+
+
+class Coordinator(Protocol):
+    async def ready(self) -> float:
+        """Say the worker is ready; the wall-clock start time everyone shares."""
+
+    def tick(self, tick: Tick) -> None: ...
+
+
+@dataclass
+class _Clock:
+    start: float
+    window_start: float
+    window_end: float
+
+    @classmethod
+    def from_wall(cls, start_wall: float, spec: LoadSpec) -> _Clock:
+        start = time.monotonic() + (start_wall - time.time())
+        window_start = start + spec.warmup
+        return cls(start, window_start, window_start + spec.duration_s)
+
+
+async def run_worker(spec: LoadSpec, index: int, coord: Coordinator) -> WorkerResult:
+    """Open the pool, bind the scenario, wait for the start, run, measure."""
+    scenario = spec.scenario.resolve()
+    options = f"-c statement_timeout={spec.statement_timeout_ms}"
+    kwargs: dict[str, Any] = {"application_name": APPLICATION_NAME, "options": options}
+    kwargs["autocommit"] = scenario.autocommit
+    pool = MeteredPool(
+        spec.dsn,
+        spec.pool_size,
+        timeout=spec.pool_timeout_s,
+        kwargs=kwargs,
+        name=f"{APPLICATION_NAME}-{index}",
+        reconnect_timeout=10,
+    )
+    await pool.open(wait=True, timeout=60)
+    try:
+        cache: LRUCache[Any] = LRUCache(spec.cache_size)
+        runner = await scenario.bind(pool, cache)
+        think = spec.think_ms if spec.think_ms is not None else scenario.think_ms
+        clock = _Clock.from_wall(await coord.ready(), spec)
+        users = _Users(spec, index, runner, pool, clock, (think or 0.0) / 1000)
+        users.weights = dict(scenario.weights)
+        return await users.run(cache, coord)
+    finally:
+        await pool.close()
+
+
+class _Users:
+    def __init__(
+        self,
+        spec: LoadSpec,
+        index: int,
+        runner: Runner,
+        pool: MeteredPool,
+        clock: _Clock,
+        think_s: float,
+    ) -> None:
+        self.spec, self.index, self.runner, self.pool = spec, index, runner, pool
+        self.clock, self.think_s = clock, think_s
+        self.rng = random.Random(spec.seed)
+        self.recorder = Recorder(clock.window_start, clock.window_end)
+        self.weights: dict[str, float] = {}
+        self._next_arrival = clock.start
+
+    async def run(self, cache: LRUCache[Any], coord: Coordinator) -> WorkerResult:
+        loop = self._closed_user if self.spec.model == "closed" else self._open_user
+        tasks = [asyncio.create_task(loop(i)) for i in range(self.spec.users)]
+        window = asyncio.create_task(self._window(cache))
+        ticker = asyncio.create_task(self._ticker(coord))
+        try:
+            await asyncio.gather(*tasks)
+            busy, hits, misses = await window
+        finally:
+            for task in (*tasks, window, ticker):
+                task.cancel()
+        stats = cache.stats()
+        pool = (
+            self.pool.acquire_wait.encode(),
+            self.pool.size,
+            busy,
+            self.pool.peak_waiting,
+        )
+        return self.recorder.result(pool, (stats.capacity, hits, misses))
+
+    # -- users -------------------------------------------------------------------
+    async def _closed_user(self, user: int) -> None:
+        spec, clock = self.spec, self.clock
+        position = (user * spec.workers + self.index) / (spec.users * spec.workers)
+        await _sleep_until(clock.start + spec.ramp_up_s * position)
+        rng = random.Random(self.rng.random())
+        while (now := time.monotonic()) < clock.window_end:
+            await self._one(self._pick(rng), now, rng)
+            if self.think_s > 0:
+                await _sleep_until(
+                    min(
+                        time.monotonic() + rng.expovariate(1 / self.think_s),
+                        clock.window_end,
+                    )
+                )
+            else:
+                await asyncio.sleep(0)
+
+    async def _open_user(self, user: int) -> None:
+        rng = random.Random(self.rng.random())
+        late = self.clock.window_end + self.spec.drain_s
+        while (intended := self._arrival()) is not None:
+            if time.monotonic() > late:
+                self.recorder.dropped += 1
+                continue
+            await _sleep_until(intended)
+            await self._one(self._pick(rng), intended, rng)
+
+    def _arrival(self) -> float | None:
+        """The next scheduled start (Poisson; the rate ramps up linearly)."""
+        assert self.spec.rate is not None
+        t = self._next_arrival
+        ramp = self.spec.ramp_up_s
+        share = min(1.0, (t - self.clock.start) / ramp) if ramp > 0 else 1.0
+        rate = self.spec.rate * max(share, 0.02)
+        self._next_arrival = t + self.rng.expovariate(rate)
+        return t if t < self.clock.window_end else None
+
+    def _pick(self, rng: random.Random) -> str:
+        return rng.choices(list(self.weights), list(self.weights.values()))[0]
+
+    async def _one(self, action: str, intended: float, rng: random.Random) -> None:
+        waited = [0.0]
+        token = action_pool_wait.set(waited)
+        started = time.monotonic()
+        try:
+            await self.runner.run(action, rng)
+        except Exception as exc:
+            self.recorder.error(action, intended, time.monotonic(), classify(exc))
+        else:
+            ended = time.monotonic()
+            self.recorder.ok(action, intended, started, ended, waited[0])
+        finally:
+            action_pool_wait.reset(token)
+
+    # -- measurement -------------------------------------------------------------
+    async def _window(self, cache: LRUCache[Any]) -> tuple[float, int, int]:
+        """Pool busy time and cache hits/misses between window start and end."""
+        await _sleep_until(self.clock.window_start)
+        self.pool.recording = True
+        busy0, before = self.pool.busy_seconds(), cache.stats()
+        await _sleep_until(self.clock.window_end)
+        busy1, after = self.pool.busy_seconds(), cache.stats()
+        return busy1 - busy0, after.hits - before.hits, after.misses - before.misses
+
+    async def _ticker(self, coord: Coordinator) -> None:
+        clock = self.clock
+        second = -math.floor(clock.window_start - clock.start)
+        busy = self.pool.busy_seconds()
+        while True:
+            await _sleep_until(clock.window_start + second + 1)
+            now_busy = self.pool.busy_seconds()
+            if second >= 0:
+                self.recorder.second(clock.window_start + second).pool_busy_s = (
+                    now_busy - busy
+                )
+            busy = now_busy
+            coord.tick(self._tick(second))
+            second += 1
+
+    def _tick(self, second: int) -> Tick:
+        now = time.monotonic()
+        clock, rec = self.clock, self.recorder
+        phase = (
+            "ramp-up"
+            if now < clock.start + self.spec.ramp_up_s
+            else "warm-up"
+            if now < clock.window_start
+            else "measuring"
+            if now < clock.window_end
+            else "draining"
+        )
+        last = rec.seconds[second] if 0 <= second < len(rec.seconds) else None
+        hist = last.latency if last else None
+        p50, p95, p99 = (hist.percentile_ms(q) if hist else 0.0 for q in (50, 95, 99))
+        return Tick(
+            self.index,
+            now - clock.start,
+            phase,
+            rec.done,
+            rec.failed,
+            last.count if last else 0,
+            p50,
+            p95,
+            p99,
+            self.pool.in_use,
+            self.pool.size,
+            self.pool.waiting,
+        )
+
+
+async def _sleep_until(when: float) -> None:
+    delay = when - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)

@@ -1,0 +1,116 @@
+"""Scenarios: weighted actions a virtual user picks from, and how to run one.
+
+A scenario is named by :class:`ScenarioRef` (picklable, so worker processes can
+rebuild it): the built-in ``reference`` scenario runs the reference application's
+own code (:class:`~pgwarden.demo.app.ReferenceApp`) with its action mix and
+Zipf-skewed tenants; a ``.toml`` file is a scenario of weighted SQL
+(:mod:`pgwarden.load.sqlfile`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from psycopg_pool import AsyncConnectionPool
+
+from pgwarden.demo.app import ReferenceApp
+from pgwarden.demo.cache import LRUCache
+from pgwarden.demo.context import WorkloadContext, fetch_context
+from pgwarden.demo.workload import ACTION_MIX, run_action
+from pgwarden.errors import ConfigurationError
+
+REFERENCE = "reference"
+REFERENCE_READ_ONLY = frozenset(
+    {
+        "list_assessments",
+        "open_assessment",
+        "open_assessment_n_plus_one",
+        "read_audit_log",
+        "dashboard_counts",
+        "search",
+        "assessment_history",
+    }
+)
+
+
+class ScenarioError(ConfigurationError):
+    """The scenario is not valid."""
+
+
+class Runner(Protocol):
+    """A scenario bound to one application instance (pool and cache)."""
+
+    async def run(self, action: str, rng: random.Random) -> None: ...
+
+
+class Scenario(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def weights(self) -> Mapping[str, float]: ...
+    @property
+    def read_only(self) -> frozenset[str]: ...
+    @property
+    def writes(self) -> bool: ...
+    @property
+    def think_ms(self) -> float | None: ...
+    @property
+    def autocommit(self) -> bool:
+        """Each statement its own transaction (SQL files) or the app's own."""
+
+    async def bind(
+        self, pool: AsyncConnectionPool[Any], cache: LRUCache[Any]
+    ) -> Runner: ...
+
+
+@dataclass(frozen=True)
+class ScenarioRef:
+    """``reference`` or the path of a scenario file."""
+
+    value: str
+
+    @property
+    def is_reference(self) -> bool:
+        return self.value == REFERENCE
+
+    def resolve(self) -> Scenario:
+        if self.is_reference:
+            return ReferenceScenario()
+        path = Path(self.value)
+        if path.suffix != ".toml":
+            raise ScenarioError(
+                f"--scenario: {self.value!r} is neither 'reference' nor a .toml file"
+            )
+        from pgwarden.load.sqlfile import read_scenario
+
+        return read_scenario(path)
+
+
+class ReferenceScenario:
+    """The reference application's action mix, through its real code path."""
+
+    name = REFERENCE
+    weights: Mapping[str, float] = ACTION_MIX
+    read_only = REFERENCE_READ_ONLY
+    writes = True
+    think_ms: float | None = None
+    autocommit = False
+
+    async def bind(
+        self, pool: AsyncConnectionPool[Any], cache: LRUCache[Any]
+    ) -> Runner:
+        context = await fetch_context(pool)
+        return _ReferenceRunner(ReferenceApp(pool, cache), context)
+
+
+@dataclass(frozen=True)
+class _ReferenceRunner:
+    app: ReferenceApp
+    context: WorkloadContext
+
+    async def run(self, action: str, rng: random.Random) -> None:
+        await run_action(self.app, self.context, rng, action)
