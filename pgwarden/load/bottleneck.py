@@ -64,7 +64,7 @@ def analyse(f: Facts) -> dict[str, Any]:
 def _pool(f: Facts) -> Finding | None:
     score = f.pool_wait_share * (1.0 if f.pool_utilisation >= 0.7 else 0.5)
     if f.pool_exhausted:
-        score = max(score, 0.9)
+        score = 1.0  # actions failed for want of a connection: conclusive
     if score <= 0:
         return None
     evidence = (

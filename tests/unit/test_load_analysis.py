@@ -106,6 +106,24 @@ def test_bottleneck_names_lock_waits_and_ignores_thin_samples() -> None:
     assert analyse(cpu)["resource"] == "CPU"
 
 
+def test_actions_failing_for_a_connection_name_the_pool_even_on_a_busy_cpu() -> None:
+    facts = Facts(
+        machine_cpu_busy=1.0,
+        on_cpu_share=1.0,
+        active_samples=30,
+        pool_exhausted=5,
+        pool_utilisation=1.0,
+        pool_wait_share=0.2,
+    )
+    result = analyse(facts)
+    assert result["resource"] == "connection pool"
+    assert "5 actions found no connection" in result["evidence"]
+    assert [c["resource"] for c in result["candidates"]][:2] == [
+        "connection pool",
+        "CPU",
+    ]
+
+
 def test_only_a_loopback_pgwarden_conf_counts_as_embedded() -> None:
     assert is_loopback("postgresql://u:p@127.0.0.1:5432/db")
     assert is_loopback("host=localhost dbname=x")
