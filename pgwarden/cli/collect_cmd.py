@@ -4,7 +4,9 @@ The repository schema is installed or migrated first (as ``pgwarden init`` does)
 ``collect`` works on a fresh repository. One line per cycle goes to stderr; a failed
 cycle is reported and the next one reconnects. Between cycles pg_stat_activity is
 sampled every ``slow_queries.sample_interval_seconds``; a failed sample is reported
-and collection goes on. Ctrl-C stops.
+and collection goes on. After a cycle the alert rules are evaluated every
+``alerts.evaluate_interval_seconds`` (at most once per cycle; ``--once`` only takes the
+snapshot); a failed evaluation is reported and collection goes on. Ctrl-C stops.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pgwarden.config import Settings
 from pgwarden.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from pgwarden.alerts.periodic import PeriodicEvaluation
     from pgwarden.slowlog.capture import SlowCapture
 
 
@@ -67,6 +70,8 @@ def collect(
     Each cycle also reads the server log's new slow statements (with --log-dir) and,
     about once an hour, applies the slow query log's retention. pg_stat_activity is
     sampled for running slow statements every slow_queries.sample_interval_seconds.
+    Alert rules are evaluated after a cycle every alerts.evaluate_interval_seconds
+    and notify the configured channels (the console without any).
     """
     rt = runtime(ctx)
     settings = rt.settings
@@ -84,7 +89,8 @@ def collect(
             if once:
                 _cycle(collector, slow, once=True)
             else:
-                _loop(collector, slow, seconds, settings, duration)
+                alerts = _alerts(settings, rt.target_name())
+                _loop(collector, slow, seconds, settings, duration, alerts)
         except KeyboardInterrupt:
             err.print("collector stopped")
 
@@ -100,12 +106,27 @@ def _slow_capture(
     return SlowCapture(settings.slow_queries, target_name, chosen, report=_say)
 
 
+def _alerts(settings: Settings, target_name: str) -> PeriodicEvaluation:
+    from pgwarden.alerts.periodic import PeriodicEvaluation
+
+    return PeriodicEvaluation(settings, target_name, report=_say)
+
+
 def _say(line: str) -> None:
     err.print(line, markup=False)
 
 
-def _cycle(collector: Collector, slow: SlowCapture, *, once: bool = False) -> None:
-    """One collection cycle with the server log (and, with --once, one sample)."""
+def _cycle(
+    collector: Collector,
+    slow: SlowCapture,
+    alerts: PeriodicEvaluation | None = None,
+    *,
+    once: bool = False,
+) -> None:
+    """One collection cycle with the server log (and, with --once, one sample).
+
+    Then the alert rules, when ``alerts`` is given and an evaluation is due.
+    """
     try:
         _say(collector.cycle().summary())
     except CycleFailed as exc:
@@ -118,6 +139,8 @@ def _cycle(collector: Collector, slow: SlowCapture, *, once: bool = False) -> No
     summary = slow.after_cycle(collector.repository).summary()
     if summary:
         _say(summary)
+    if alerts is not None:
+        alerts.after_cycle(collector.repository, collector.target)
 
 
 def _loop(
@@ -126,13 +149,14 @@ def _loop(
     seconds: int,
     settings: Settings,
     duration: float | None,
+    alerts: PeriodicEvaluation | None = None,
 ) -> None:
     """Collection cycles every ``seconds``, activity samples at their own interval."""
     from pgwarden.slowlog.schedule import Periodic, Scheduler
 
     sample_every = settings.slow_queries.sample_interval_seconds
     Scheduler([
-        Periodic("collect", seconds, lambda: _cycle(collector, slow)),
+        Periodic("collect", seconds, lambda: _cycle(collector, slow, alerts)),
         Periodic("sample", sample_every,
                  lambda: slow.sample(collector.target, collector.repository)),
     ]).run(max_seconds=duration)  # fmt: skip

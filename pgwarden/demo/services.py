@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pgwarden import pg
+from pgwarden.alerts.periodic import PeriodicEvaluation
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
 
@@ -24,7 +25,9 @@ class CollectorThread(threading.Thread):
 
     Each cycle also reads the server log's new slow statements (``log_dir``) and,
     about once an hour, applies the slow query log's retention; pg_stat_activity is
-    sampled every ``slow_queries.sample_interval_seconds`` in between.
+    sampled every ``slow_queries.sample_interval_seconds`` in between. After a cycle
+    the alert rules are evaluated every ``alerts.evaluate_interval_seconds``; firing
+    alerts go to the configured channels, or to stderr without any.
     """
 
     def __init__(
@@ -33,6 +36,9 @@ class CollectorThread(threading.Thread):
         super().__init__(name="pgwarden-collector", daemon=True)
         self.dsn, self.settings, self.interval = dsn, settings, interval
         self.log_dir = log_dir
+        self.alerts = PeriodicEvaluation(
+            settings, pg.describe(dsn), report=lambda line: logger.warning("%s", line)
+        )
         self.cycles = 0
         self.failures = 0
         self.samples = 0
@@ -73,6 +79,7 @@ class CollectorThread(threading.Thread):
         summary = slow.after_cycle(collector.repository).summary()
         if summary:
             logger.info("%s", summary)
+        self.alerts.after_cycle(collector.repository, collector.target)
 
     def _sample(self, collector: Collector, slow: SlowCapture) -> None:
         slow.sample(collector.target, collector.repository)

@@ -3,7 +3,8 @@
 ``pgwarden collect`` and the demo's collector run a collection cycle every
 ``collect.interval_seconds`` (60 s; it also reads the server log) and sample
 pg_stat_activity every ``slow_queries.sample_interval_seconds`` (5 s) in between, so
-a statement of a few seconds is caught while it runs. The clock and the sleep are
+a statement of a few seconds is caught while it runs; the alert rules are evaluated
+after a cycle (see :mod:`pgwarden.alerts.periodic`). The clock and the sleep are
 parameters: tests drive the loop with a fake clock, the demo with a stop event.
 """
 

@@ -170,3 +170,39 @@ def test_collect_applies_the_slow_query_log_retention(empty_dsn: str) -> None:
             [f"slow_query_log_p{now + timedelta(days=2):%Y%m%d}"],
         ).fetchone()
     assert left == (0,) and ahead == (1,)
+
+
+def _alerts(dsn: str) -> list[tuple[str, str]]:
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute("SELECT rule, state FROM pgwarden.alert").fetchall()
+    return [(str(rule), str(state)) for rule, state in found]
+
+
+def test_collect_evaluates_the_alert_rules_after_a_cycle(empty_dsn: str) -> None:
+    app = _app(empty_dsn, alerts={"wraparound_margin_pct": 100})
+
+    first = CliRunner().invoke(app, ["collect", "--duration", "0"])
+
+    assert first.exit_code == 0, first.output
+    assert ("wraparound", "firing") in _alerts(empty_dsn)
+    assert "wraparound" in first.stderr  # the console channel, without channels set
+    second = CliRunner().invoke(app, ["collect", "--duration", "0"])
+    assert second.exit_code == 0, second.output
+    assert "wraparound" not in second.stderr  # still firing: no repeat within 4 h
+    assert _alerts(empty_dsn).count(("wraparound", "firing")) == 1
+
+
+def test_a_failing_evaluation_does_not_stop_collection(empty_dsn: str) -> None:
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute("DROP TABLE pgwarden.alert CASCADE")
+    app = _app(empty_dsn, alerts={"wraparound_margin_pct": 100})
+
+    result = CliRunner().invoke(app, ["collect", "--duration", "0"])
+
+    assert result.exit_code == 0, result.output
+    failed = [x for x in result.stderr.splitlines() if "alert evaluation" in x]
+    assert len(failed) == 1 and "failed:" in failed[0]
+    with psycopg.connect(empty_dsn) as conn:
+        cycles = conn.execute("SELECT count(*) FROM pgwarden.collect_cycle").fetchone()
+    assert cycles == (1,)

@@ -133,3 +133,22 @@ def _wait_for_row(
         ).fetchall()
         time.sleep(0.2)
     return rows
+
+
+def test_demo_collector_evaluates_the_alert_rules(
+    repo: psycopg.Connection[Any], empty_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(overrides={"alerts": {"wraparound_margin_pct": 100}})
+    collector = CollectorThread(empty_dsn, settings, 60, None)
+    collector.start()
+    try:
+        deadline = time.monotonic() + 15
+        while collector.alerts.evaluations == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        collector.stop()
+
+    assert collector.cycles == 1 and collector.alerts.evaluations == 1
+    found = repo.execute("SELECT state FROM pgwarden.alert WHERE rule = 'wraparound'")
+    assert found.fetchall() == [("firing",)]
+    assert capsys.readouterr().err.count("wraparound") >= 1

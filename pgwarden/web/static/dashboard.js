@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   const KEY = "pgwarden.token";
+  const WHO = "pgwarden.acknowledger";
+  const SHOWN = ["firing", "pending", "acknowledged"];
   const state = { charts: {}, timer: null, refresh: 60, lastMetrics: null };
   window.pgwarden = state;
   const $ = (id) => document.getElementById(id);
@@ -13,6 +15,7 @@
     sessionStorage.removeItem(KEY);
     clearInterval(state.timer);
     $("dashboard").hidden = true;
+    $("alerts").querySelector("tbody").replaceChildren();
     $("login").hidden = false;
     $("login-error").textContent = message || "";
   }
@@ -28,6 +31,25 @@
     }
     if (!response.ok) {
       throw new Error(path + ": " + response.status);
+    }
+    return response.json();
+  }
+
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token(), "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+    });
+    if (response.status === 401) {
+      showLogin("The token was refused.");
+      throw new Error("unauthorized");
+    }
+    if (!response.ok) {
+      const detail = await response.json().then((b) => b.detail, () => "");
+      throw new Error(typeof detail === "string" && detail ? detail : path + ": " +
+        response.status);
     }
     return response.json();
   }
@@ -158,7 +180,133 @@
     state.drilled = q;
   }
 
+  /* Alerts: firing, pending and acknowledged, with acknowledge, resolve, silence. */
+  function who() {
+    let name = sessionStorage.getItem(WHO);
+    if (!name) {
+      name = (window.prompt("Your name, recorded with the acknowledgement:") || "").trim();
+      if (!name) return null;
+      sessionStorage.setItem(WHO, name);
+    }
+    return name;
+  }
+
+  function since(a) {
+    const at = new Date(a.fired_at || a.started_at);
+    const minutes = Math.max(0, Math.round((Date.now() - at.getTime()) / 60000));
+    const ago = minutes < 90 ? minutes + " min" : fmt(minutes / 60, 1) + " h";
+    return at.toLocaleString() + " (" + ago + ")";
+  }
+
+  function button(text, action, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    b.dataset.action = action;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function runbook(row, a) {
+    const td = cell(row, "");
+    const link = document.createElement("a");
+    link.textContent = a.runbook;
+    if (/^https?:\/\//.test(a.runbook)) link.href = a.runbook;
+    else link.title = "in the pgwarden documentation";
+    link.rel = "noreferrer";
+    link.target = "_blank";
+    td.appendChild(link);
+  }
+
+  function alertRow(a) {
+    const row = document.createElement("tr");
+    row.className = a.severity + " " + a.state;
+    row.dataset.alertId = String(a.id);
+    row.dataset.state = a.state;
+    cell(row, a.severity, "sev");
+    const state = a.muted_by ? a.state + " (muted)" : a.state;
+    cell(row, a.acked_by ? state + " by " + a.acked_by : state);
+    cell(row, a.rule);
+    const text = cell(row, a.description || a.summary);
+    if (a.value !== null && a.value !== undefined) text.title = "value " + a.value;
+    cell(row, since(a));
+    runbook(row, a);
+    const actions = cell(row, "", "actions");
+    if (a.state === "firing" || a.state === "pending") {
+      actions.appendChild(button("Acknowledge", "ack", () => change(a, "ack")));
+    }
+    actions.appendChild(button("Resolve", "resolve", () => change(a, "resolve")));
+    actions.appendChild(button("Silence", "silence", () => openSilence(a)));
+    return row;
+  }
+
+  async function loadAlerts() {
+    const found = await api("/api/admin/alerts?state=open");
+    const shown = found.filter((a) => SHOWN.includes(a.state));
+    state.alerts = shown;
+    $("alerts").querySelector("tbody").replaceChildren(...shown.map(alertRow));
+    const firing = shown.filter((a) => a.state === "firing").length;
+    $("alerts-count").textContent = shown.length ? "(" + firing + " firing)" : "";
+    $("alerts-empty").hidden = shown.length > 0;
+    $("alerts").hidden = shown.length === 0;
+    $("alerts-error").textContent = "";
+  }
+
+  async function refreshAlerts() {
+    try {
+      await loadAlerts();
+    } catch (error) {
+      if (String(error.message) !== "unauthorized") {
+        $("alerts-error").textContent = "could not load alerts: " + error.message;
+      }
+    }
+  }
+
+  async function change(a, action) {
+    const by = who();
+    if (!by) return;
+    try {
+      await post("/api/admin/alerts/" + a.id + "/" + action, { by });
+    } catch (error) {
+      $("alerts-error").textContent = error.message;
+      return;
+    }
+    await refreshAlerts();
+  }
+
+  function openSilence(a) {
+    state.silencing = a;
+    const labels = Object.entries(a.labels || {}).map(([k, v]) => k + "=" + v);
+    $("silence-what").textContent = a.rule + (labels.length ? " " + labels.join(" ") : "");
+    $("silence-form").hidden = false;
+    $("silence-comment").focus();
+  }
+
+  async function silence(event) {
+    event.preventDefault();
+    const a = state.silencing;
+    const comment = $("silence-comment").value.trim();
+    if (!a || !comment) return;
+    const by = who();
+    if (!by) return;
+    const body = {
+      comment, created_by: by, minutes: Number($("silence-minutes").value),
+      rule: a.rule, labels: a.labels || {},
+    };
+    try {
+      await post("/api/admin/alerts/silences", body);
+    } catch (error) {
+      $("alerts-error").textContent = error.message;
+      return;
+    }
+    $("silence-comment").value = "";
+    $("silence-form").hidden = true;
+    state.silencing = null;
+    await refreshAlerts();
+  }
+
   async function load() {
+    const alerts = refreshAlerts();
     try {
       const [m, ts] = await Promise.all([
         api("/api/admin/performance-metrics"),
@@ -169,6 +317,7 @@
       renderCharts(ts);
       renderTables(m);
       await renderTop();
+      await alerts;
       schedule(m.refresh_seconds);
       document.body.dataset.loaded = String(Date.now());
     } catch (error) {
@@ -202,6 +351,8 @@
   $("logout").addEventListener("click", () => showLogin(""));
   $("range").addEventListener("change", load);
   $("top-by").addEventListener("change", renderTop);
+  $("silence-form").addEventListener("submit", silence);
+  $("silence-cancel").addEventListener("click", () => { $("silence-form").hidden = true; });
   $("drill-close").addEventListener("click", () => { $("drilldown").hidden = true; });
 
   if (token()) start(); else showLogin("");
