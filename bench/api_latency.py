@@ -12,7 +12,7 @@ with httpx after a warm-up, and times the underlying queries bare (psycopg, same
 parameters) for comparison.
 
     python bench/api_latency.py [--requests 200] [--days 30] [--statements 1000]
-                                [--budget 30] [--explain]
+                                [--budget 30] [--explain] [--no-totals]
 """
 
 from __future__ import annotations
@@ -123,10 +123,10 @@ def build_kind(
     )
     params = {"t": target_id, **span}
     conn.execute(
-        f"INSERT INTO pgwarden.{kind.history} (target_id, hour, {keys}, ts, "
-        f"interval_s, {names}) SELECT %(t)s, h, {keys}, "
-        f"array(SELECT h + m * interval '1 minute' FROM generate_series(0, 59) m), "
-        f"array_fill(60.0::float8, ARRAY[60]), {names} FROM tpl, "
+        f"INSERT INTO pgwarden.{kind.history} (target_id, hour, {keys}, at_ms, "
+        f"interval_ms, {names}) SELECT %(t)s, h, {keys}, "
+        f"array(SELECT m * 60000 FROM generate_series(0, 59) m), "
+        f"array_fill(60000, ARRAY[60]), {names} FROM tpl, "
         f"generate_series(%(raw_from)s::timestamptz, %(hour)s::timestamptz "
         f"- interval '1 hour', interval '1 hour') h",
         params,
@@ -148,8 +148,38 @@ def build_kind(
     )
 
 
-def build(conn: psycopg.Connection[Any], days: int, statements: int) -> int:
-    """The synthetic history of target ``bench``; its id."""
+def build_totals(
+    conn: psycopg.Connection[Any], target_id: int, statements: int, span: dict[str, Any]
+) -> None:
+    """The collector's per-cycle statement totals, from the statement template."""
+    conn.execute(
+        "INSERT INTO pgwarden.statement_total (target_id, ts, dbid, interval_s, "
+        "calls, total_exec_ms, rows, shared_blks_hit, shared_blks_read, own_calls, "
+        "own_exec_ms) SELECT %(t)s, h + s.m * interval '1 minute', %(dbid)s, 60, "
+        "s.calls, s.ms, s.rows, s.hit, s.read, s.own_calls, s.own_ms FROM ("
+        " SELECT m, sum(calls[m + 1]) FILTER (WHERE NOT own) AS calls,"
+        " sum(total_exec_ms[m + 1]) FILTER (WHERE NOT own) AS ms,"
+        " sum(rows[m + 1]) FILTER (WHERE NOT own) AS rows,"
+        " sum(shared_blks_hit[m + 1]) FILTER (WHERE NOT own) AS hit,"
+        " sum(shared_blks_read[m + 1]) FILTER (WHERE NOT own) AS read,"
+        " sum(calls[m + 1]) FILTER (WHERE own) AS own_calls,"
+        " sum(total_exec_ms[m + 1]) FILTER (WHERE own) AS own_ms"
+        " FROM (SELECT *, queryid / 1000003 > %(n)s * 0.98 AS own FROM tpl) t,"
+        " generate_series(0, 59) m GROUP BY m) s, "
+        "generate_series(%(raw_from)s::timestamptz, %(last)s, interval '1 hour') h "
+        "WHERE h + s.m * interval '1 minute' <= %(last)s",
+        {"t": target_id, "dbid": DBID, "n": statements, **span},
+    )
+
+
+def build(
+    conn: psycopg.Connection[Any], days: int, statements: int, totals: bool = True
+) -> int:
+    """The synthetic history of target ``bench``; its id.
+
+    Without ``totals``, no per-cycle statement totals: charts unpack the arrays, as
+    before the collector wrote them (the 'before' figures).
+    """
     settings = Settings()
     now = datetime.now(UTC)
     last = now.replace(second=0, microsecond=0)
@@ -172,6 +202,8 @@ def build(conn: psycopg.Connection[Any], days: int, statements: int) -> int:
     for kind in KINDS.values():
         started = time.perf_counter()
         build_kind(conn, kind, target_id, statements, span)
+        if kind.name == "statement" and totals:
+            build_totals(conn, target_id, statements, span)
         print(f"  {kind.name}: {time.perf_counter() - started:.1f} s", flush=True)
     _names(conn, target_id, statements)
     conn.execute(
@@ -269,7 +301,7 @@ def bare_queries(target_id: int) -> dict[str, Callable[[psycopg.Connection[Any]]
     """The reads behind the three resources, with the parameters they use."""
     now = datetime.now(UTC)
     day, week = now - timedelta(hours=24), now - timedelta(days=7)
-    with_ids = {"target_id": target_id, "dbid": DBID, "exclude": []}
+    with_ids = {"target_id": target_id, "dbid": DBID, "exclude": [], "own": False}
 
     def named(name: str, **params: Any) -> Callable[[psycopg.Connection[Any]], Any]:
         return lambda c: gather.rows(c, name, **params)
@@ -321,6 +353,7 @@ def explain(dsn: str, target_id: int) -> None:
         "target_id": target_id,
         "dbid": DBID,
         "exclude": [],
+        "own": False,
         "since": now - timedelta(hours=24),
         "until": now,
     }
@@ -339,7 +372,7 @@ def run(server: EmbeddedServer, args: argparse.Namespace) -> None:
         migrate(conn)
     start = time.perf_counter()
     with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
-        target_id = build(conn, args.days, args.statements)
+        target_id = build(conn, args.days, args.statements, not args.no_totals)
         conn.commit()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -384,6 +417,11 @@ def main() -> None:
         help="seconds of timed requests per resource at most",
     )
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--no-totals",
+        action="store_true",
+        help="no per-cycle statement totals: the charts unpack the arrays (before)",
+    )
     args = parser.parse_args()
     assert series.HOURLY_ABOVE < timedelta(days=7)  # 7d is served from roll-ups
     with tempfile.TemporaryDirectory(prefix="pgwarden-bench-") as tmp:

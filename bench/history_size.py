@@ -28,6 +28,7 @@ from psycopg import sql
 
 from pgwarden import pg
 from pgwarden.collect import Collector
+from pgwarden.collect.kinds import STATEMENT
 from pgwarden.collect.pack import pack
 from pgwarden.embedded import EmbeddedServer
 from pgwarden.repository import migrate
@@ -89,23 +90,39 @@ def powa_bytes(conn: psycopg.Connection[Any]) -> tuple[int, int]:
 
 def pgwarden_bytes(
     conn: psycopg.Connection[Any], target_id: int, now: Any
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Pack every hour, then bytes and samples of the statement history tables."""
     with conn.transaction():
         pack(conn, target_id, now + timedelta(hours=1))
-    figures = {}
+    figures: dict[str, Any] = {}
     for name, pattern in (("raw", "statement\\_history%"),
                           ("hourly", "statement\\_hourly%")):  # fmt: skip
         row = conn.execute(PGWARDEN_SIZE, [pattern]).fetchone()
         figures[name] = int(row[0]) if row else 0
     row = conn.execute(
-        "SELECT (SELECT coalesce(sum(cardinality(ts)), 0)"
+        "SELECT (SELECT coalesce(sum(cardinality(at_ms)), 0)"
         " FROM pgwarden.statement_history),"
         " (SELECT count(*) FROM pgwarden.statement_hourly)"
     ).fetchone()
     assert row is not None
     figures["samples"], figures["hours"] = int(row[0]), int(row[1])
+    figures["columns"] = column_bytes(conn)
     return figures
+
+
+def column_bytes(conn: psycopg.Connection[Any]) -> dict[str, float]:
+    """Stored bytes per sample of each packed array column (compressed, inline)."""
+    names = ("at_ms", "interval_ms", *STATEMENT.value_names)
+    sizes = sql.SQL(", ").join(
+        sql.SQL("sum(pg_column_size({}))::float8 / sum(cardinality(at_ms))").format(
+            sql.Identifier(n)
+        )
+        for n in names
+    )
+    query = sql.SQL("SELECT {} FROM pgwarden.statement_history").format(sizes)
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return {n: float(v or 0) for n, v in zip(names, row, strict=True)}
 
 
 def main() -> None:
@@ -169,13 +186,16 @@ def run(server: EmbeddedServer, statements: int, snapshots: int) -> None:
 
 
 def report(
-    ours: dict[str, int], theirs: tuple[int, int] | None, skipped: str | None
+    ours: dict[str, Any], theirs: tuple[int, int] | None, skipped: str | None
 ) -> None:
     per_sample = ours["raw"] / max(ours["samples"], 1)
     per_hour = ours["hourly"] / max(ours["hours"], 1)
     print(f"pgwarden: {ours['samples']} samples in {ours['raw'] / MB:.2f} MB -> "
           f"{per_sample:.1f} bytes per statement sample (hourly packed arrays); "
           f"roll-up {per_hour:.0f} bytes per statement-hour")  # fmt: skip
+    columns = sorted(ours["columns"].items(), key=lambda kv: -kv[1])
+    print("  arrays, bytes per sample: " + ", ".join(
+        f"{n} {v:.1f}" for n, v in columns if v >= 0.5))  # fmt: skip
     if theirs is None:
         print(f"PoWA: skipped ({skipped})")
     else:

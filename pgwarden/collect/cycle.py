@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from pgwarden import pg
-from pgwarden.collect import delta, pack, partitions, store
-from pgwarden.collect.kinds import KINDS
+from pgwarden.collect import delta, pack, partitions, store, totals
+from pgwarden.collect.kinds import KINDS, STATEMENT
 from pgwarden.collect.snapshot import (
     SIMPLE_PARTS,
     Key,
@@ -186,7 +186,8 @@ def _recall(
     if state.memory is not None:  # another collector wrote in between: re-read
         known = frozenset(store.known_texts(conn, target_id))
     relations = store.known_relations(conn, target_id)
-    return Memory(target_id, previous, known, relations)
+    own = store.own_texts(conn, target_id)
+    return Memory(target_id, previous, known, relations, own=own)
 
 
 def _write(
@@ -201,12 +202,13 @@ def _write(
     target_id = store.register_target(conn, name, server)
     store.lock_target(conn, target_id, name)
     memory = _recall(conn, target_id, state, known)
+    memory = replace(memory, own=memory.own | totals.own_keys(reading.texts))
     previous = memory.previous
     samples: dict[str, int] = {}
     gaps: list[delta.Gap] = []
     dealloc = None
     if previous is not None:
-        samples, gaps, dealloc = _deltas(conn, target_id, previous, reading)
+        samples, gaps, dealloc = _deltas(conn, target_id, previous, reading, memory)
         store.save_gaps(conn, target_id, previous.ts, server.ts, gaps)
     store.save_texts(conn, target_id, reading.texts)
     renamed = store.save_relations(conn, target_id, reading.relations, memory.relations)
@@ -261,7 +263,7 @@ def _next_memory(
     relations = memory.relations
     if renamed:
         relations = {**relations, **{(r.kind, r.relid): r for r in renamed}}
-    return Memory(memory.target_id, kept, texts, relations, packed)
+    return Memory(memory.target_id, kept, texts, relations, packed, memory.own)
 
 
 def _deltas(
@@ -269,6 +271,7 @@ def _deltas(
     target_id: int,
     previous: delta.Previous,
     reading: Reading,
+    memory: Memory,
 ) -> tuple[dict[str, int], list[delta.Gap], int | None]:
     server = reading.server
     reason = delta.interval_gap(previous, server.ts, server.postmaster_start)
@@ -276,12 +279,15 @@ def _deltas(
         return {}, [delta.Gap("server", reason)], None
     deltas = [delta.part_delta(previous, p) for p in reading.parts]
     interval_s = (server.ts - previous.ts).total_seconds()
+    merged = {kind.name: delta.merge(kind, deltas) for kind in KINDS.values()}
     samples = {
         kind.name: store.save_samples(
-            conn, kind, target_id, server.ts, interval_s, delta.merge(kind, deltas)
+            conn, kind, target_id, server.ts, interval_s, merged[kind.name]
         )
         for kind in KINDS.values()
     }
+    found = totals.statement_totals(merged[STATEMENT.name], memory.own)
+    store.save_totals(conn, target_id, server.ts, interval_s, found)
     gaps = [d.gap for d in deltas if d.gap is not None]
     return samples, gaps, _dealloc(deltas)
 

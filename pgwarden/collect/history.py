@@ -2,7 +2,9 @@
 
 Raw series join the packed ``*_history`` arrays (unnested) with the rows of the hour
 still being collected (``*_current``); every point is the delta of one interval
-ending at ``ts`` (gauges as read at ``ts``).
+ending at ``ts`` (gauges as read at ``ts``). Float measures of raw points have the
+precision of the packed arrays (real, about 7 significant digits) whether or not
+their hour is packed yet; hourly roll-ups are exact.
 """
 
 from __future__ import annotations
@@ -75,23 +77,36 @@ def _filters(where: Mapping[str, Any] | None, prefix: str) -> sql.Composable:
     return sql.SQL(" ").join(parts)
 
 
+#: a packed sample's time and interval, from its milliseconds (see kinds)
+PACKED_TS = sql.SQL("h.hour + u.at_ms * interval '1 millisecond'")
+PACKED_INTERVAL = sql.SQL("(u.interval_ms / 1000.0)::float8")
+
+
 def _raw_query(kind: Kind, where: Mapping[str, Any] | None) -> sql.Composed:
-    names = ("ts", "interval_s", *kind.value_names)
-    unnested = sql.SQL(", ").join(sql.Identifier("h", n) for n in names)
-    columns = sql.SQL(", ").join(map(sql.Identifier, (*kind.key_names, *names)))
+    packed = ("at_ms", "interval_ms", *kind.value_names)
+    # float measures are packed as real: the hour being collected reads the same
+    values = sql.SQL(", ").join(
+        sql.SQL("{}::{}").format(sql.Identifier("c", c.name), sql.SQL(c.packed_type))
+        for c in kind.columns
+    )
     keys = sql.SQL(", ").join(sql.Identifier("h", n) for n in kind.key_names)
     return sql.SQL(
-        "SELECT {keys}, u.* FROM {history} h, unnest({unnested}) AS u({names}) "
+        "SELECT {keys}, {ts} AS ts, {interval} AS interval_s, {unpacked} "
+        "FROM {history} h, unnest({arrays}) AS u({names}) "
         "WHERE h.target_id = %(target_id)s AND h.hour >= "
         "date_trunc('hour', %(since)s::timestamptz, 'UTC') AND h.hour < %(until)s "
-        "AND u.ts >= %(since)s AND u.ts < %(until)s {hfilter} "
-        "UNION ALL SELECT {columns} FROM {current} c "
+        "AND {ts} >= %(since)s AND {ts} < %(until)s {hfilter} "
+        "UNION ALL SELECT {ckeys}, c.ts, c.interval_s, {values} FROM {current} c "
         "WHERE c.target_id = %(target_id)s AND c.ts >= %(since)s "
         "AND c.ts < %(until)s {cfilter} ORDER BY {order}"
     ).format(
-        keys=keys, history=sql.Identifier(SCHEMA, kind.history), unnested=unnested,
-        names=sql.SQL(", ").join(map(sql.Identifier, names)), columns=columns,
-        current=sql.Identifier(SCHEMA, kind.current),
+        keys=keys, ts=PACKED_TS, interval=PACKED_INTERVAL,
+        unpacked=sql.SQL(", ").join(sql.Identifier("u", n) for n in kind.value_names),
+        history=sql.Identifier(SCHEMA, kind.history),
+        arrays=sql.SQL(", ").join(sql.Identifier("h", n) for n in packed),
+        names=sql.SQL(", ").join(map(sql.Identifier, packed)),
+        ckeys=sql.SQL(", ").join(sql.Identifier("c", n) for n in kind.key_names),
+        values=values, current=sql.Identifier(SCHEMA, kind.current),
         hfilter=_filters(where, "h"), cfilter=_filters(where, "c"),
         order=sql.SQL(", ").join(map(sql.Identifier, ("ts", *kind.key_names))),
     )  # fmt: skip

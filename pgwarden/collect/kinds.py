@@ -5,8 +5,10 @@ Every kind has three tables in the repository schema:
 ``<kind>_current``
     plain rows, one per key per interval, for the hour being collected;
 ``<kind>_history``
-    the raw samples packed per key per hour into arrays (``ts[]``, ``calls[]`` …),
-    range-partitioned by day and kept ``collect.raw_retention_days``;
+    the raw samples packed per key per hour into arrays (``at_ms[]``, ``calls[]`` …),
+    range-partitioned by day and kept ``collect.raw_retention_days``; compact: the
+    time of a sample is ``at_ms`` milliseconds after ``hour`` (int4), its interval
+    ``interval_ms`` (int4), float measures are ``real`` (float4);
 ``<kind>_hourly``
     hourly roll-ups (counters summed, gauges at their maximum), range-partitioned
     by month and kept ``collect.rollup_retention_days``.
@@ -21,6 +23,8 @@ from functools import cached_property
 
 BIGINT = "bigint"
 FLOAT = "double precision"
+#: float measures in the packed ``_history`` arrays (float4: ~7 significant digits)
+REAL = "real"
 BOOL = "boolean"
 
 
@@ -29,6 +33,11 @@ class Column:
     name: str
     sqltype: str = BIGINT
     gauge: bool = False
+
+    @property
+    def packed_type(self) -> str:
+        """The element type of this column's ``_history`` array."""
+        return REAL if self.sqltype == FLOAT else self.sqltype
 
 
 @dataclass(frozen=True)

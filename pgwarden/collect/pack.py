@@ -2,7 +2,8 @@
 
 One statement per kind moves the rows of every finished hour out of the small
 ``_current`` table, appends them as arrays to ``_history`` (one row per key and
-hour) and adds them to ``_hourly`` (counters summed, gauges at their maximum).
+hour; times and intervals as int4 milliseconds, float measures as real) and adds
+them to ``_hourly`` (counters summed, gauges at their maximum).
 """
 
 from __future__ import annotations
@@ -28,22 +29,32 @@ def _table(name: str) -> sql.Identifier:
     return sql.Identifier(SCHEMA, name)
 
 
+#: a sample's time as milliseconds since its hour, and its interval in milliseconds
+AT_MS = sql.SQL("round(extract(epoch FROM ts - {}) * 1000)::int").format(HOUR)
+INTERVAL_MS = sql.SQL("round(interval_s * 1000)::int")
+PACKED = ("at_ms", "interval_ms")
+
+
 def _history_insert(kind: Kind) -> sql.Composable:
+    elements: list[sql.Composable] = [AT_MS, INTERVAL_MS]
+    elements += [
+        sql.SQL("{}::{}").format(sql.Identifier(c.name), sql.SQL(c.packed_type))
+        for c in kind.columns
+    ]
     arrays = sql.SQL(", ").join(
-        sql.SQL("array_agg({} ORDER BY ts)").format(sql.Identifier(n))
-        for n in ("ts", "interval_s", *kind.value_names)
+        sql.SQL("array_agg({} ORDER BY ts)").format(e) for e in elements
     )
     appended = sql.SQL(", ").join(
         sql.SQL("{0} = h.{0} || excluded.{0}").format(sql.Identifier(n))
-        for n in ("ts", "interval_s", *kind.value_names)
+        for n in (*PACKED, *kind.value_names)
     )
     return sql.SQL(
-        "INSERT INTO {table} AS h (target_id, hour, {keys}, ts, interval_s, {cols}) "
+        "INSERT INTO {table} AS h (target_id, hour, {keys}, {packed}, {cols}) "
         "SELECT target_id, {hour}, {keys}, {arrays} FROM moved "
         "GROUP BY target_id, {hour}, {keys} "
         "ON CONFLICT (target_id, {keys}, hour) DO UPDATE SET {appended}"
     ).format(
-        table=_table(kind.history), keys=_ids(kind.key_names),
+        table=_table(kind.history), keys=_ids(kind.key_names), packed=_ids(PACKED),
         cols=_ids(kind.value_names), hour=HOUR, arrays=arrays, appended=appended,
     )  # fmt: skip
 

@@ -1,9 +1,9 @@
 """Time partitions of the history tables: created ahead, dropped after retention.
 
 Raw samples (``*_history``) are partitioned by UTC day and kept
-``collect.raw_retention_days``; roll-ups (``*_hourly``), cycles and gaps by UTC month,
-kept ``collect.rollup_retention_days``. Retention detaches and drops whole
-partitions; rows are never deleted.
+``collect.raw_retention_days``; roll-ups (``*_hourly``), cycles, gaps and statement
+totals by UTC month, kept ``collect.rollup_retention_days``. Retention detaches
+and drops whole partitions; rows are never deleted.
 """
 
 from __future__ import annotations
@@ -42,13 +42,20 @@ class Policy:
     table: str
     unit: Unit
     retention: Literal["raw", "rollup"]
+    #: keep compressing the packed arrays inline down to 128 bytes a row (the
+    #: default stops at 2 kB, leaving most arrays uncompressed); see kinds
+    packed: bool = False
 
+
+#: storage parameters of a partition of packed arrays
+PACKED_OPTIONS = sql.SQL(" WITH (toast_tuple_target = 128)")
 
 POLICIES = (
-    *(Policy(k.history, "day", "raw") for k in KINDS.values()),
+    *(Policy(k.history, "day", "raw", packed=True) for k in KINDS.values()),
     *(Policy(k.hourly, "month", "rollup") for k in KINDS.values()),
     Policy("collect_cycle", "month", "rollup"),
     Policy("collect_gap", "month", "rollup"),
+    Policy("statement_total", "month", "rollup"),
 )
 
 
@@ -121,11 +128,14 @@ def _create(
 ) -> None:
     end = next_bucket(start, policy.unit)
     conn.execute(
-        sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+        sql.SQL(
+            "CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({}){}"
+        ).format(
             sql.Identifier(SCHEMA, name),
             sql.Identifier(SCHEMA, policy.table),
             sql.Literal(start),
             sql.Literal(end),
+            PACKED_OPTIONS if policy.packed else sql.SQL(""),
         )
     )
 

@@ -28,6 +28,8 @@ class Memory:
     relations: dict[tuple[str, int], Relation] = field(default_factory=dict)
     #: every row before this moment is packed (None: not known)
     packed: datetime | None = None
+    #: statements with a stored text that pgwarden sends itself
+    own: frozenset[Key] = frozenset()
 
 
 class State:

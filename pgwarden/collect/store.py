@@ -24,6 +24,7 @@ from pgwarden.collect.delta import (
 from pgwarden.collect.kinds import FLOAT, Kind
 from pgwarden.collect.snapshot import Key, Relation, Server
 from pgwarden.collect.statements import StatementText
+from pgwarden.collect.totals import Total, own_keys
 from pgwarden.errors import PgwardenError
 
 SCHEMA = "pgwarden"
@@ -155,6 +156,29 @@ def save_samples(
 def known_texts(conn: psycopg.Connection[Any], target_id: int) -> set[Key]:
     rows = pg.fetch_all(conn, _q("known_texts"), [target_id])
     return {(r["dbid"], r["userid"], r["queryid"], r["toplevel"]) for r in rows}
+
+
+def own_texts(conn: psycopg.Connection[Any], target_id: int) -> frozenset[Key]:
+    """Statements with a stored text that pgwarden sends itself."""
+    rows = pg.fetch_all(conn, _q("texts"), [target_id])
+    return own_keys(StatementText(**r) for r in rows)
+
+
+def save_totals(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    ts: datetime,
+    interval_s: float,
+    totals: Sequence[Total],
+) -> None:
+    params = [
+        (target_id, ts, t.dbid, interval_s, t.calls, t.total_exec_ms, t.rows,
+         t.shared_blks_hit, t.shared_blks_read, t.own_calls, t.own_exec_ms)
+        for t in totals
+    ]  # fmt: skip
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(_q("insert_total"), params)
 
 
 def save_texts(

@@ -69,6 +69,14 @@ def statement_totals(
     )  # fmt: skip
 
 
+def interval_total(
+    conn: psycopg.Connection[Any], target_id: int, dbid: int, ts: datetime
+) -> dict[str, Any] | None:
+    """The collector's statement totals of the interval ending at ``ts``, if any."""
+    found = rows(conn, "interval_total", target_id=target_id, dbid=dbid, ts=ts)
+    return found[0] if found else None
+
+
 def live_database(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     """Connections and cumulative counters read from the target now."""
     with pg.guarded("live read of the target"):

@@ -98,10 +98,9 @@ def _from_history(
     dbid, texts = int(db["datid"]), gather.texts(conn, target_id)
     skip = _skip(texts, not empty.own_statements.excluded)
     top, left_out = _top(conn, target_id, dbid, ts, "mean", TOP_LIMIT, texts, skip)
-    found = gather.statement_totals(conn, target_id, dbid, ts, ts + gather.TICK)
-    kept, own_rows = analysis.split_own(found, skip)
-    calls, total_ms = analysis.calls_and_time(kept)
-    own_calls, _ = analysis.calls_and_time(own_rows)
+    calls, total_ms, own_calls = _interval(
+        conn, target_id, dbid, ts, skip, not empty.own_statements.excluded
+    )
     excluded = replace(empty.own_statements, statements=left_out, calls=own_calls)
     xacts = (db.get("xact_commit") or 0) + (db.get("xact_rollback") or 0)
     ratio = analysis.ratio(db.get("blks_hit"), db.get("blks_read"))
@@ -121,6 +120,33 @@ def _from_history(
         slow_queries_per_minute=_slow_rate(conn, target_id, now),
         own_statements=excluded,
     )
+
+
+def _interval(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    dbid: int,
+    ts: datetime,
+    skip: frozenset[int],
+    include_own: bool,
+) -> tuple[int, float | None, int]:
+    """Calls and time of the interval ending at ``ts``, and pgwarden's own calls.
+
+    From the collector's per-cycle totals; from the statements' samples for an
+    interval collected before the collector wrote totals.
+    """
+    total = gather.interval_total(conn, target_id, dbid, ts)
+    if total is not None:
+        calls, ms = int(total["calls"]), float(total["total_exec_ms"])
+        own_calls = int(total["own_calls"])
+        if include_own:
+            return calls + own_calls, ms + float(total["own_exec_ms"]), own_calls
+        return calls, ms, own_calls
+    found = gather.statement_totals(conn, target_id, dbid, ts, ts + gather.TICK)
+    kept, own_rows = analysis.split_own(found, skip)
+    calls, total_ms = analysis.calls_and_time(kept)
+    own, _ = analysis.calls_and_time(own_rows)
+    return calls, total_ms, own
 
 
 def _skip(texts: Mapping[int, str], include_own: bool) -> frozenset[int]:

@@ -165,7 +165,9 @@ def timeseries(
     skip = [] if include_own else sorted(own.own_queryids(gather.texts(
         repo_conn, target_id)))  # fmt: skip
     recorded = history.gaps(repo_conn, target_id, since, until)
-    found = _statements(repo_conn, target_id, db, since, until, skip, cache)
+    found = _statements(
+        repo_conn, target_id, db, (since, until), skip, include_own, cache
+    )
     intervals = {r["ts"]: float(r["interval_s"]) for r in db}
     charts.update(statement_charts(found, intervals, statement_gaps(recorded, hourly)))
     charts["table_size_bytes"] = size_chart(gather.rows(repo_conn, sizes, **params))
@@ -187,26 +189,31 @@ def _statements(
     conn: psycopg.Connection[Any],
     target_id: int,
     db: Sequence[Mapping[str, Any]],
-    since: datetime,
-    until: datetime,
+    span: tuple[datetime, datetime],
     skip: Sequence[int],
+    include_own: bool,
     cache: hours.HourCache | None,
 ) -> list[dict[str, Any]]:
-    """Statement totals per sample (raw) or per hour, the database's statements."""
+    """Statement totals per sample (raw) or per hour, the database's statements.
+
+    Raw intervals come from the collector's per-cycle totals where it wrote them.
+    """
     if not db:
         return []
+    since, until = span
     dbid = int(db[-1]["datid"])
     name = "statement_by_hour" if until - since > HOURLY_ABOVE else "statement_by_ts"
 
     def totals(start: datetime, end: datetime) -> list[dict[str, Any]]:
         return gather.rows(conn, name, dbid=dbid, exclude=list(skip),
-                           target_id=target_id, since=start, until=end)  # fmt: skip
+                           own=include_own, target_id=target_id, since=start,
+                           until=end)  # fmt: skip
 
     # hours before the latest one seen are packed (raw) or rolled up, and final
     packed = hours.hour_of(db[-1]["ts"])
     if name == "statement_by_hour":
         packed += hours.HOUR
-    key = (name, target_id, dbid, tuple(skip))
+    key = (name, target_id, dbid, tuple(skip), include_own)
     return hours.by_ts(totals, since, until, packed, cache, key)
 
 

@@ -135,6 +135,25 @@ CREATE TABLE pgwarden.collect_gap (
 ) PARTITION BY RANGE (to_ts);
 CREATE INDEX collect_gap_target ON pgwarden.collect_gap (target_id, to_ts);
 
+-- Per-interval totals of the top-level statements of each database, one row per
+-- cycle, so the charts need not unpack every statement's arrays. pgwarden's own
+-- statements (pgwarden.observe.own, decided by text when collected) are summed
+-- apart. Partitioned by month like the roll-ups.
+CREATE TABLE pgwarden.statement_total (
+    target_id bigint NOT NULL,
+    ts timestamptz NOT NULL,
+    dbid bigint NOT NULL,
+    interval_s double precision NOT NULL,
+    calls bigint NOT NULL,
+    total_exec_ms double precision NOT NULL,
+    rows bigint NOT NULL,
+    shared_blks_hit bigint NOT NULL,
+    shared_blks_read bigint NOT NULL,
+    own_calls bigint NOT NULL,
+    own_exec_ms double precision NOT NULL,
+    PRIMARY KEY (target_id, dbid, ts)
+) PARTITION BY RANGE (ts);
+
 -- statement: samples of the hour being collected, one row per interval.
 CREATE TABLE pgwarden.statement_current (
     target_id bigint NOT NULL,
@@ -168,7 +187,8 @@ CREATE TABLE pgwarden.statement_current (
 );
 CREATE INDEX statement_current_ts ON pgwarden.statement_current (target_id, ts);
 
--- statement: raw samples packed per key and hour (arrays in ts order).
+-- statement: raw samples packed per key and hour (arrays in time order):
+-- at_ms = ms since the hour, interval_ms = interval length in ms, float measures real.
 CREATE TABLE pgwarden.statement_history (
     target_id bigint NOT NULL,
     hour timestamptz NOT NULL,
@@ -176,13 +196,13 @@ CREATE TABLE pgwarden.statement_history (
     userid bigint NOT NULL,
     queryid bigint NOT NULL,
     toplevel boolean NOT NULL,
-    ts timestamptz[] NOT NULL,
-    interval_s double precision[] NOT NULL,
+    at_ms int[] NOT NULL,
+    interval_ms int[] NOT NULL,
     calls bigint[],
     plans bigint[],
     rows bigint[],
-    total_exec_ms double precision[],
-    total_plan_ms double precision[],
+    total_exec_ms real[],
+    total_plan_ms real[],
     shared_blks_hit bigint[],
     shared_blks_read bigint[],
     shared_blks_dirtied bigint[],
@@ -191,16 +211,41 @@ CREATE TABLE pgwarden.statement_history (
     local_blks_read bigint[],
     temp_blks_read bigint[],
     temp_blks_written bigint[],
-    blk_read_ms double precision[],
-    blk_write_ms double precision[],
+    blk_read_ms real[],
+    blk_write_ms real[],
     wal_records bigint[],
     wal_fpi bigint[],
     wal_bytes bigint[],
     wal_buffers_full bigint[],
     jit_functions bigint[],
-    jit_ms double precision[],
+    jit_ms real[],
     PRIMARY KEY (target_id, dbid, userid, queryid, toplevel, hour)
 ) PARTITION BY RANGE (hour);
+-- compressed inline (partitions: toast_tuple_target = 128)
+ALTER TABLE pgwarden.statement_history
+    ALTER COLUMN at_ms SET STORAGE MAIN,
+    ALTER COLUMN interval_ms SET STORAGE MAIN,
+    ALTER COLUMN calls SET STORAGE MAIN,
+    ALTER COLUMN plans SET STORAGE MAIN,
+    ALTER COLUMN rows SET STORAGE MAIN,
+    ALTER COLUMN total_exec_ms SET STORAGE MAIN,
+    ALTER COLUMN total_plan_ms SET STORAGE MAIN,
+    ALTER COLUMN shared_blks_hit SET STORAGE MAIN,
+    ALTER COLUMN shared_blks_read SET STORAGE MAIN,
+    ALTER COLUMN shared_blks_dirtied SET STORAGE MAIN,
+    ALTER COLUMN shared_blks_written SET STORAGE MAIN,
+    ALTER COLUMN local_blks_hit SET STORAGE MAIN,
+    ALTER COLUMN local_blks_read SET STORAGE MAIN,
+    ALTER COLUMN temp_blks_read SET STORAGE MAIN,
+    ALTER COLUMN temp_blks_written SET STORAGE MAIN,
+    ALTER COLUMN blk_read_ms SET STORAGE MAIN,
+    ALTER COLUMN blk_write_ms SET STORAGE MAIN,
+    ALTER COLUMN wal_records SET STORAGE MAIN,
+    ALTER COLUMN wal_fpi SET STORAGE MAIN,
+    ALTER COLUMN wal_bytes SET STORAGE MAIN,
+    ALTER COLUMN wal_buffers_full SET STORAGE MAIN,
+    ALTER COLUMN jit_functions SET STORAGE MAIN,
+    ALTER COLUMN jit_ms SET STORAGE MAIN;
 
 -- statement: hourly roll-ups (counters summed, gauges at their maximum).
 CREATE TABLE pgwarden.statement_hourly (
@@ -276,13 +321,14 @@ CREATE TABLE pgwarden.database_current (
 );
 CREATE INDEX database_current_ts ON pgwarden.database_current (target_id, ts);
 
--- database: raw samples packed per key and hour (arrays in ts order).
+-- database: raw samples packed per key and hour (arrays in time order):
+-- at_ms = ms since the hour, interval_ms = interval length in ms, float measures real.
 CREATE TABLE pgwarden.database_history (
     target_id bigint NOT NULL,
     hour timestamptz NOT NULL,
     datid bigint NOT NULL,
-    ts timestamptz[] NOT NULL,
-    interval_s double precision[] NOT NULL,
+    at_ms int[] NOT NULL,
+    interval_ms int[] NOT NULL,
     xact_commit bigint[],
     xact_rollback bigint[],
     blks_read bigint[],
@@ -313,9 +359,44 @@ CREATE TABLE pgwarden.database_history (
     max_connections bigint[],
     reserved_connections bigint[],
     shared_buffers_bytes bigint[],
-    longest_xact_s double precision[],
+    longest_xact_s real[],
     PRIMARY KEY (target_id, datid, hour)
 ) PARTITION BY RANGE (hour);
+-- compressed inline (partitions: toast_tuple_target = 128)
+ALTER TABLE pgwarden.database_history
+    ALTER COLUMN at_ms SET STORAGE MAIN,
+    ALTER COLUMN interval_ms SET STORAGE MAIN,
+    ALTER COLUMN xact_commit SET STORAGE MAIN,
+    ALTER COLUMN xact_rollback SET STORAGE MAIN,
+    ALTER COLUMN blks_read SET STORAGE MAIN,
+    ALTER COLUMN blks_hit SET STORAGE MAIN,
+    ALTER COLUMN tup_returned SET STORAGE MAIN,
+    ALTER COLUMN tup_fetched SET STORAGE MAIN,
+    ALTER COLUMN tup_inserted SET STORAGE MAIN,
+    ALTER COLUMN tup_updated SET STORAGE MAIN,
+    ALTER COLUMN tup_deleted SET STORAGE MAIN,
+    ALTER COLUMN temp_files SET STORAGE MAIN,
+    ALTER COLUMN temp_bytes SET STORAGE MAIN,
+    ALTER COLUMN deadlocks SET STORAGE MAIN,
+    ALTER COLUMN statements_dealloc SET STORAGE MAIN,
+    ALTER COLUMN checkpoints_timed SET STORAGE MAIN,
+    ALTER COLUMN checkpoints_req SET STORAGE MAIN,
+    ALTER COLUMN checkpoint_buffers SET STORAGE MAIN,
+    ALTER COLUMN buffers_clean SET STORAGE MAIN,
+    ALTER COLUMN maxwritten_clean SET STORAGE MAIN,
+    ALTER COLUMN buffers_backend SET STORAGE MAIN,
+    ALTER COLUMN buffers_alloc SET STORAGE MAIN,
+    ALTER COLUMN size_bytes SET STORAGE MAIN,
+    ALTER COLUMN connections SET STORAGE MAIN,
+    ALTER COLUMN conn_active SET STORAGE MAIN,
+    ALTER COLUMN conn_idle SET STORAGE MAIN,
+    ALTER COLUMN conn_idle_in_xact SET STORAGE MAIN,
+    ALTER COLUMN conn_waiting_lock SET STORAGE MAIN,
+    ALTER COLUMN oldest_xmin_age SET STORAGE MAIN,
+    ALTER COLUMN max_connections SET STORAGE MAIN,
+    ALTER COLUMN reserved_connections SET STORAGE MAIN,
+    ALTER COLUMN shared_buffers_bytes SET STORAGE MAIN,
+    ALTER COLUMN longest_xact_s SET STORAGE MAIN;
 
 -- database: hourly roll-ups (counters summed, gauges at their maximum).
 CREATE TABLE pgwarden.database_hourly (
@@ -391,13 +472,14 @@ CREATE TABLE pgwarden.table_current (
 );
 CREATE INDEX table_current_ts ON pgwarden.table_current (target_id, ts);
 
--- table: raw samples packed per key and hour (arrays in ts order).
+-- table: raw samples packed per key and hour (arrays in time order):
+-- at_ms = ms since the hour, interval_ms = interval length in ms, float measures real.
 CREATE TABLE pgwarden.table_history (
     target_id bigint NOT NULL,
     hour timestamptz NOT NULL,
     relid bigint NOT NULL,
-    ts timestamptz[] NOT NULL,
-    interval_s double precision[] NOT NULL,
+    at_ms int[] NOT NULL,
+    interval_ms int[] NOT NULL,
     seq_scan bigint[],
     seq_tup_read bigint[],
     idx_scan bigint[],
@@ -421,9 +503,37 @@ CREATE TABLE pgwarden.table_history (
     n_mod_since_analyze bigint[],
     size_bytes bigint[],
     total_size_bytes bigint[],
-    reltuples double precision[],
+    reltuples real[],
     PRIMARY KEY (target_id, relid, hour)
 ) PARTITION BY RANGE (hour);
+-- compressed inline (partitions: toast_tuple_target = 128)
+ALTER TABLE pgwarden.table_history
+    ALTER COLUMN at_ms SET STORAGE MAIN,
+    ALTER COLUMN interval_ms SET STORAGE MAIN,
+    ALTER COLUMN seq_scan SET STORAGE MAIN,
+    ALTER COLUMN seq_tup_read SET STORAGE MAIN,
+    ALTER COLUMN idx_scan SET STORAGE MAIN,
+    ALTER COLUMN idx_tup_fetch SET STORAGE MAIN,
+    ALTER COLUMN n_tup_ins SET STORAGE MAIN,
+    ALTER COLUMN n_tup_upd SET STORAGE MAIN,
+    ALTER COLUMN n_tup_del SET STORAGE MAIN,
+    ALTER COLUMN n_tup_hot_upd SET STORAGE MAIN,
+    ALTER COLUMN vacuum_count SET STORAGE MAIN,
+    ALTER COLUMN autovacuum_count SET STORAGE MAIN,
+    ALTER COLUMN analyze_count SET STORAGE MAIN,
+    ALTER COLUMN autoanalyze_count SET STORAGE MAIN,
+    ALTER COLUMN heap_blks_read SET STORAGE MAIN,
+    ALTER COLUMN heap_blks_hit SET STORAGE MAIN,
+    ALTER COLUMN idx_blks_read SET STORAGE MAIN,
+    ALTER COLUMN idx_blks_hit SET STORAGE MAIN,
+    ALTER COLUMN toast_blks_read SET STORAGE MAIN,
+    ALTER COLUMN toast_blks_hit SET STORAGE MAIN,
+    ALTER COLUMN n_live_tup SET STORAGE MAIN,
+    ALTER COLUMN n_dead_tup SET STORAGE MAIN,
+    ALTER COLUMN n_mod_since_analyze SET STORAGE MAIN,
+    ALTER COLUMN size_bytes SET STORAGE MAIN,
+    ALTER COLUMN total_size_bytes SET STORAGE MAIN,
+    ALTER COLUMN reltuples SET STORAGE MAIN;
 
 -- table: hourly roll-ups (counters summed, gauges at their maximum).
 CREATE TABLE pgwarden.table_hourly (
@@ -474,13 +584,14 @@ CREATE TABLE pgwarden.index_current (
 );
 CREATE INDEX index_current_ts ON pgwarden.index_current (target_id, ts);
 
--- index: raw samples packed per key and hour (arrays in ts order).
+-- index: raw samples packed per key and hour (arrays in time order):
+-- at_ms = ms since the hour, interval_ms = interval length in ms, float measures real.
 CREATE TABLE pgwarden.index_history (
     target_id bigint NOT NULL,
     hour timestamptz NOT NULL,
     relid bigint NOT NULL,
-    ts timestamptz[] NOT NULL,
-    interval_s double precision[] NOT NULL,
+    at_ms int[] NOT NULL,
+    interval_ms int[] NOT NULL,
     idx_scan bigint[],
     idx_tup_read bigint[],
     idx_tup_fetch bigint[],
@@ -489,6 +600,16 @@ CREATE TABLE pgwarden.index_history (
     size_bytes bigint[],
     PRIMARY KEY (target_id, relid, hour)
 ) PARTITION BY RANGE (hour);
+-- compressed inline (partitions: toast_tuple_target = 128)
+ALTER TABLE pgwarden.index_history
+    ALTER COLUMN at_ms SET STORAGE MAIN,
+    ALTER COLUMN interval_ms SET STORAGE MAIN,
+    ALTER COLUMN idx_scan SET STORAGE MAIN,
+    ALTER COLUMN idx_tup_read SET STORAGE MAIN,
+    ALTER COLUMN idx_tup_fetch SET STORAGE MAIN,
+    ALTER COLUMN idx_blks_read SET STORAGE MAIN,
+    ALTER COLUMN idx_blks_hit SET STORAGE MAIN,
+    ALTER COLUMN size_bytes SET STORAGE MAIN;
 
 -- index: hourly roll-ups (counters summed, gauges at their maximum).
 CREATE TABLE pgwarden.index_hourly (

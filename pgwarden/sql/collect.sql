@@ -3,7 +3,8 @@
 -- major version on. {pgss} is the schema of the pg_stat_statements extension.
 
 -- name: server
-SELECT clock_timestamp() AS ts,
+-- The clock to the millisecond: packed history stores times as ms since the hour.
+SELECT date_trunc('milliseconds', clock_timestamp()) AS ts,
        pg_postmaster_start_time() AS postmaster_start,
        current_setting('server_version_num')::int AS server_version_num,
        d.oid::bigint AS datid,

@@ -76,3 +76,14 @@ VALUES (%s, %s, %s, %s, %s);
 INSERT INTO pgwarden.collect_cycle
     (target_id, ts, prev_ts, duration_ms, statements, new_texts, dealloc, disabled)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: texts
+SELECT dbid, userid, queryid, toplevel, datname, rolname, query, query_length
+FROM pgwarden.statement_text
+WHERE target_id = %s;
+
+-- name: insert_total
+INSERT INTO pgwarden.statement_total
+    (target_id, ts, dbid, interval_s, calls, total_exec_ms, rows, shared_blks_hit,
+     shared_blks_read, own_calls, own_exec_ms)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);

@@ -1,6 +1,7 @@
 -- Reads of the repository for the dashboard, the CLI and /metrics (pgwarden/observe).
 -- Raw samples are the packed *_history arrays plus the *_current rows of the hour
--- being collected; hourly roll-ups serve the long ranges.
+-- being collected; hourly roll-ups serve the long ranges. A packed sample's time is
+-- hour + at_ms milliseconds; its float measures are real (cast to float8 to sum).
 
 -- name: relations
 SELECT kind, relid, schema_name, rel_name, table_relid
@@ -14,8 +15,9 @@ SELECT min(ts) AS ts FROM pgwarden.collect_cycle WHERE target_id = %(target_id)s
 -- Per statement over [since, until): top-level statements of one database.
 -- unnest() in the select list (ProjectSet) is much cheaper than a lateral unnest.
 WITH raw AS (
-    SELECT h.queryid, unnest(h.ts) AS ts, unnest(h.calls) AS calls,
-           unnest(h.total_exec_ms) AS total_exec_ms, unnest(h.rows) AS rows
+    SELECT h.queryid, h.hour + unnest(h.at_ms) * interval '1 millisecond' AS ts,
+           unnest(h.calls) AS calls,
+           unnest(h.total_exec_ms)::float8 AS total_exec_ms, unnest(h.rows) AS rows
     FROM pgwarden.statement_history h
     WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
@@ -36,27 +38,39 @@ WHERE ts >= %(since)s AND ts < %(until)s
 GROUP BY queryid;
 
 -- name: statement_by_ts
--- Top-level statements of one database summed per interval, without the statement
--- ids excluded (the statements pgwarden sends itself). The interval length comes
--- from the database samples.
-WITH raw AS (
-    SELECT unnest(h.ts) AS ts, unnest(h.calls) AS calls,
-           unnest(h.total_exec_ms) AS total_exec_ms
+-- Top-level statements of one database summed per interval: the collector's
+-- per-cycle totals (statement_total; pgwarden's own statements added back when
+-- %(own)s), and for intervals before the first total the packed arrays and current
+-- rows without the statement ids excluded (the statements pgwarden sends itself).
+WITH first AS (
+    SELECT coalesce(min(ts), 'infinity') AS ts
+    FROM pgwarden.statement_total
+    WHERE target_id = %(target_id)s AND dbid = %(dbid)s
+), raw AS (
+    SELECT h.hour + unnest(h.at_ms) * interval '1 millisecond' AS ts,
+           unnest(h.calls) AS calls, unnest(h.total_exec_ms)::float8 AS total_exec_ms
     FROM pgwarden.statement_history h
     WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
-      AND h.hour < %(until)s AND h.queryid <> ALL(%(exclude)s::bigint[])
+      AND h.hour < %(until)s AND h.hour < (SELECT ts FROM first)
+      AND h.queryid <> ALL(%(exclude)s::bigint[])
     UNION ALL
     SELECT c.ts, c.calls, c.total_exec_ms
     FROM pgwarden.statement_current c
     WHERE c.target_id = %(target_id)s AND c.toplevel AND c.dbid = %(dbid)s
       AND c.queryid <> ALL(%(exclude)s::bigint[])
-      AND c.ts >= %(since)s AND c.ts < %(until)s
+      AND c.ts >= %(since)s AND c.ts < %(until)s AND c.ts < (SELECT ts FROM first)
 )
 SELECT ts, sum(calls)::bigint AS calls, sum(total_exec_ms)::float8 AS total_ms
 FROM raw
-WHERE ts >= %(since)s AND ts < %(until)s
+WHERE ts >= %(since)s AND ts < %(until)s AND ts < (SELECT ts FROM first)
 GROUP BY ts
+UNION ALL
+SELECT ts, calls + CASE WHEN %(own)s THEN own_calls ELSE 0 END AS calls,
+       total_exec_ms + CASE WHEN %(own)s THEN own_exec_ms ELSE 0 END AS total_ms
+FROM pgwarden.statement_total
+WHERE target_id = %(target_id)s AND dbid = %(dbid)s
+  AND ts >= %(since)s AND ts < %(until)s
 ORDER BY ts;
 
 -- name: statement_by_hour
@@ -88,15 +102,16 @@ GROUP BY relid;
 -- the first two packed hours of each table are unnested.
 SELECT DISTINCT ON (relid) relid, ts, total_size_bytes
 FROM (
-    SELECT f.relid, u.ts, u.total_size_bytes
+    SELECT f.relid, f.hour + u.at_ms * interval '1 millisecond' AS ts,
+           u.total_size_bytes
     FROM (
-        SELECT relid, ts, total_size_bytes,
+        SELECT relid, hour, at_ms, total_size_bytes,
                row_number() OVER (PARTITION BY relid ORDER BY hour) AS n
         FROM pgwarden.table_history
         WHERE target_id = %(target_id)s
           AND hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
     ) f,
-    unnest(f.ts, f.total_size_bytes) AS u(ts, total_size_bytes)
+    unnest(f.at_ms, f.total_size_bytes) AS u(at_ms, total_size_bytes)
     WHERE f.n <= 2
     UNION ALL
     SELECT relid, ts, total_size_bytes
@@ -109,9 +124,9 @@ ORDER BY relid, ts;
 -- name: table_size_by_ts
 SELECT ts, sum(total_size_bytes)::bigint AS total_size_bytes
 FROM (
-    SELECT u.ts, u.total_size_bytes
+    SELECT h.hour + u.at_ms * interval '1 millisecond' AS ts, u.total_size_bytes
     FROM pgwarden.table_history h,
-         unnest(h.ts, h.total_size_bytes) AS u(ts, total_size_bytes)
+         unnest(h.at_ms, h.total_size_bytes) AS u(at_ms, total_size_bytes)
     WHERE h.target_id = %(target_id)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
       AND h.hour < %(until)s
@@ -164,3 +179,9 @@ SELECT count(*) AS connections,
          AS reserved_connections
 FROM pg_stat_activity
 WHERE backend_type = 'client backend';
+
+-- name: interval_total
+-- The collector's totals of one interval (top-level statements of one database).
+SELECT calls, total_exec_ms, own_calls, own_exec_ms
+FROM pgwarden.statement_total
+WHERE target_id = %(target_id)s AND dbid = %(dbid)s AND ts = %(ts)s;

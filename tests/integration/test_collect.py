@@ -231,6 +231,66 @@ def test_finished_hours_are_packed(conns: tuple[Any, Any], empty_dsn: str) -> No
     assert [p.values["calls"] for p in hourly] == [37]
 
 
+def test_each_cycle_writes_statement_totals(
+    conns: tuple[Any, Any], empty_dsn: str
+) -> None:
+    target, repo = conns
+    collect_once(target, repo, "t")
+    run_marker(empty_dsn, 37)
+    second = collect_once(target, repo, "t")
+    [total] = pg.fetch_all(
+        repo, "SELECT * FROM pgwarden.statement_total WHERE ts = %s", [second.ts]
+    )
+    rows = pg.fetch_all(
+        repo,
+        "SELECT s.calls, s.total_exec_ms, t.query FROM pgwarden.statement_current s"
+        " JOIN pgwarden.statement_text t USING (target_id, dbid, userid, queryid,"
+        " toplevel) WHERE s.ts = %s AND s.toplevel",
+        [second.ts],
+    )
+    own = [r for r in rows if "pgwarden" in r["query"]]
+    assert total["calls"] + total["own_calls"] == sum(r["calls"] for r in rows)
+    assert total["calls"] >= 37 and total["own_calls"] >= sum(r["calls"] for r in own)
+    assert total["total_exec_ms"] + total["own_exec_ms"] == pytest.approx(
+        sum(r["total_exec_ms"] for r in rows)
+    )
+    assert total["interval_s"] == (second.ts - second.prev_ts).total_seconds()
+
+
+def test_migration_0006_keeps_packed_history(empty_dsn: str) -> None:
+    from datetime import UTC, datetime
+
+    from pgwarden.repository import available_migrations
+
+    hour = datetime(2025, 3, 15, 10, tzinfo=UTC)
+    times = [hour + timedelta(minutes=1, milliseconds=123), hour + timedelta(
+        minutes=2, milliseconds=456)]  # fmt: skip
+    with pg.connect(empty_dsn, autocommit=True) as conn:
+        for migration in available_migrations()[:5]:
+            conn.execute(migration.sql)
+            conn.execute(pg.query("repository", "record_version"),
+                         [migration.version, migration.name])  # fmt: skip
+        conn.execute(
+            "CREATE TABLE pgwarden.statement_history_p20250315 PARTITION OF "
+            "pgwarden.statement_history "
+            "FOR VALUES FROM ('2025-03-15 00:00Z') TO ('2025-03-16 00:00Z')"
+        )
+        conn.execute(
+            "INSERT INTO pgwarden.statement_history (target_id, hour, dbid, userid,"
+            " queryid, toplevel, ts, interval_s, calls, total_exec_ms)"
+            " VALUES (1, %s, 1, 1, 42, true, %s, %s, %s, %s)",
+            [hour, times, [60.0, 60.333], [5, 7], [1.5, 2.25]],
+        )
+    with pg.connect(empty_dsn, autocommit=False, statement_timeout_ms=None) as conn:
+        assert migrate(conn).applied[-1] == "0006_history_storage"
+    with pg.connect(empty_dsn) as conn:
+        points = statement_series(conn, 1, hour, hour + timedelta(hours=1))
+    assert [p.ts for p in points] == times
+    assert [p.interval_s for p in points] == [60.0, 60.333]
+    assert [p.values["calls"] for p in points] == [5, 7]
+    assert [p.values["total_exec_ms"] for p in points] == [1.5, 2.25]
+
+
 def test_kept_snapshot_in_the_repository_equals_the_memory(
     conns: tuple[Any, Any], empty_dsn: str
 ) -> None:

@@ -132,3 +132,29 @@ def test_no_history_reads_the_target_live(empty_dsn: str) -> None:
     assert m.source == "live" and m.active_connections is not None
     assert m.active_connections.total >= 1 and m.queries_per_second is None
     assert bare.source == "none" and bare.notes
+
+
+def test_charts_read_the_same_without_per_cycle_totals(demo_dsn: str) -> None:
+    collected = collect_with_load(demo_dsn)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    since = until - timedelta(hours=1)
+    with pg.connect(demo_dsn) as repo:
+        charts = timeseries(repo, collected.target_id, since, until)["charts"]
+        everything = timeseries(repo, collected.target_id, since, until,
+                                include_own=True)["charts"]  # fmt: skip
+        with repo.transaction():
+            repo.execute("DELETE FROM pgwarden.statement_total")
+            from_arrays = timeseries(repo, collected.target_id, since, until)
+            all_arrays = timeseries(repo, collected.target_id, since, until,
+                                    include_own=True)  # fmt: skip
+    for found, expected in ((charts, from_arrays), (everything, all_arrays)):
+        qps = found["queries_per_second"]
+        assert qps == expected["charts"]["queries_per_second"] and qps["qps"][0]
+        latency = found["mean_latency_ms"]["mean_ms"]
+        assert latency == pytest.approx(
+            expected["charts"]["mean_latency_ms"]["mean_ms"]
+        )
+    assert (
+        everything["queries_per_second"]["qps"][0]
+        > charts["queries_per_second"]["qps"][0]
+    )
