@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,14 +13,10 @@ from pgwarden.alerts import evaluate_once
 from pgwarden.config import load_settings
 from pgwarden.repository import migrate
 from pgwarden.web import create_app
-from pgwarden.web.server import make_server
-from tests.browser.test_dashboard import ARGS, CHROMIUM, _free_port, _sign_in
+from tests.browser.conftest import BROWSER_MARKS, served
+from tests.browser.test_dashboard import _sign_in
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = BROWSER_MARKS
 
 TOKEN = "alerts-token-0123456789"
 FIRING = "#alerts tbody tr[data-state=firing]"
@@ -38,28 +32,15 @@ def url(empty_dsn: str) -> Iterator[str]:
     with pg.connect(empty_dsn) as repo, pg.connect(empty_dsn) as target:
         evaluate_once(repo, "db", settings, datetime.now(UTC), target_conn=target,
                       channels=[])  # fmt: skip
-    port = _free_port()
-    app = create_app(settings, empty_dsn, "db", TOKEN)
-    server = make_server(app, "127.0.0.1", port, access_log=False)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(create_app(settings, empty_dsn, "db", TOKEN)) as base:
+        yield base
 
 
 @pytest.fixture
-def page(url: str) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            page.on("dialog", lambda dialog: dialog.accept("ana"))
-            yield page
-        finally:
-            browser.close()
+def page(url: str, browser: Any) -> Any:
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept("ana"))
+    return page
 
 
 def _api(page: Any, url: str, path: str) -> Any:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +11,7 @@ from pgwarden import pg
 from pgwarden.collect import collect_once
 from pgwarden.config import Settings
 from pgwarden.web import create_app
-from pgwarden.web.server import make_server
+from tests.browser.conftest import BROWSER_MARKS, served
 from tests.integration.test_observe_metrics import (
     TARGET,
     TOKEN,
@@ -23,22 +19,7 @@ from tests.integration.test_observe_metrics import (
     load,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -55,26 +36,13 @@ def url(demo_dsn: str) -> Iterator[str]:
         collect_once(target, repo, TARGET)
         load(demo_dsn, rounds=10, create=False)
         collect_once(target, repo, TARGET)
-    port = _free_port()
-    app = create_app(Settings(), demo_dsn, TARGET, TOKEN)
-    server = make_server(app, "127.0.0.1", port, access_log=False)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(create_app(Settings(), demo_dsn, TARGET, TOKEN)) as base:
+        yield base
 
 
 @pytest.fixture
-def page(url: str) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def page(url: str, browser: Any) -> Any:
+    return browser.new_page()
 
 
 def _sign_in(page: Any, url: str, token: str) -> None:
