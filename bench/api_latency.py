@@ -35,8 +35,9 @@ from psycopg import sql
 
 from pgwarden import pg
 from pgwarden.collect import history
-from pgwarden.collect.kinds import KINDS, Kind
+from pgwarden.collect.kinds import KINDS, WINDOW, Kind
 from pgwarden.collect.partitions import ensure_partitions
+from pgwarden.collect.store import save_window
 from pgwarden.config import Settings
 from pgwarden.embedded import EmbeddedServer
 from pgwarden.observe import gather, metrics, series
@@ -122,11 +123,13 @@ def build_kind(
         f"SELECT {keys}, {rollups} FROM tpl"
     )
     params = {"t": target_id, **span}
+    # statement intervals are their cycle's (collect_cycle): a NULL array
+    intervals = "NULL" if kind.cycle_interval else "array_fill(60000, ARRAY[60])"
     conn.execute(
         f"INSERT INTO pgwarden.{kind.history} (target_id, hour, {keys}, at_ms, "
         f"interval_ms, {names}) SELECT %(t)s, h, {keys}, "
         f"array(SELECT m * 60000 FROM generate_series(0, 59) m), "
-        f"array_fill(60000, ARRAY[60]), {names} FROM tpl, "
+        f"{intervals}, {names} FROM tpl, "
         f"generate_series(%(raw_from)s::timestamptz, %(hour)s::timestamptz "
         f"- interval '1 hour', interval '1 hour') h",
         params,
@@ -177,8 +180,9 @@ def build(
 ) -> int:
     """The synthetic history of target ``bench``; its id.
 
-    Without ``totals``, no per-cycle statement totals: charts unpack the arrays, as
-    before the collector wrote them (the 'before' figures).
+    Without ``totals``, no per-cycle statement totals and no statement window:
+    charts and top statements unpack the arrays, as before the collector wrote
+    them.
     """
     settings = Settings()
     now = datetime.now(UTC)
@@ -213,6 +217,8 @@ def build(
         "interval '1 minute') ts",
         [target_id, statements, span["raw_from"], last],
     )
+    if totals:  # what the collector's last cycle wrote
+        save_window(conn, target_id, last, WINDOW)
     conn.execute(
         "INSERT INTO pgwarden.collect_gap (target_id, part, from_ts, to_ts, reason) "
         "VALUES (%s, 'server', %s, %s, 'server restarted')",
@@ -318,7 +324,7 @@ def bare_queries(target_id: int) -> dict[str, Callable[[psycopg.Connection[Any]]
             "statement_by_hour", **with_ids, since=week, until=now
         ),
         "database series (24 h)": lambda c: history.series(
-            c, "database", target_id, day, now
+            c, "database", target_id, day, now, columns=series.DATABASE_COLUMNS
         ),
         "table_size_by_ts (24 h)": named(
             "table_size_by_ts", target_id=target_id, since=day, until=now
@@ -326,9 +332,21 @@ def bare_queries(target_id: int) -> dict[str, Callable[[psycopg.Connection[Any]]
         "table_first_size (7 d)": named(
             "table_first_size", target_id=target_id, since=week
         ),
-        "index_totals (30 d)": named(
-            "index_totals", target_id=target_id, since=now - timedelta(days=30)
+        "statement_window (1 h)": named(
+            "statement_window", target_id=target_id, dbid=DBID, ts=last
         ),
+        "index_hours (30 d)": named(
+            "index_hours",
+            target_id=target_id,
+            since=now - timedelta(days=30),
+            until=last.replace(minute=0),
+        ),  # fmt: skip
+        "index_recent (30 d)": named(
+            "index_recent",
+            target_id=target_id,
+            since=now - timedelta(days=30),
+            after=last.replace(minute=0),
+        ),  # fmt: skip
         "statement texts": lambda c: gather.texts(c, target_id),
     }
 
@@ -420,7 +438,7 @@ def main() -> None:
     parser.add_argument(
         "--no-totals",
         action="store_true",
-        help="no per-cycle statement totals: the charts unpack the arrays (before)",
+        help="no per-cycle statement totals or window: the arrays are unpacked",
     )
     args = parser.parse_args()
     assert series.HOURLY_ABOVE < timedelta(days=7)  # 7d is served from roll-ups

@@ -9,7 +9,8 @@ history tables are measured with ``pg_total_relation_size`` (heap, TOAST, indexe
 divided by the samples they hold. Without PoWA, pgwarden is measured alone.
 
 Prints bytes per sample of both, their ratio, and the projection of 30 days of
-1,000 active statements sampled every 60 s with hourly packing.
+1,000 active statements sampled every 60 s with hourly packing (and the size of
+``statement_window``, which holds one row per statement whatever the days).
 
     python bench/history_size.py [--statements 1000] [--snapshots 60]
 """
@@ -96,7 +97,8 @@ def pgwarden_bytes(
         pack(conn, target_id, now + timedelta(hours=1))
     figures: dict[str, Any] = {}
     for name, pattern in (("raw", "statement\\_history%"),
-                          ("hourly", "statement\\_hourly%")):  # fmt: skip
+                          ("hourly", "statement\\_hourly%"),
+                          ("window", "statement\\_window")):  # fmt: skip
         row = conn.execute(PGWARDEN_SIZE, [pattern]).fetchone()
         figures[name] = int(row[0]) if row else 0
     row = conn.execute(
@@ -214,6 +216,8 @@ def report(
           " (goal <= 500 MB, plan budget 5 GB)")  # fmt: skip
     print(f"projection with default retention ({RAW_DAYS} days raw + {DAYS} days "
           f"roll-ups): {kept:.0f} MB")  # fmt: skip
+    print(f"statements of the last hour (statement_window, rewritten every cycle, "
+          f"does not grow with days): {ours['window'] / 1024:.0f} kB")  # fmt: skip
     if theirs is not None:
         powa_raw = DAYS * per_day * powa_sample / MB
         print(f"projection, PoWA at the same sampling: {powa_raw:.0f} MB")

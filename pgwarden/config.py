@@ -8,12 +8,21 @@ variables with a double underscore (``PGWARDEN_ALERTS__CACHE_HIT_RATIO_PCT``).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +34,36 @@ from pgwarden.errors import ConfigurationError
 DEFAULT_CONFIG_FILE = Path("pgwarden.toml")
 ENV_PREFIX = "PGWARDEN_"
 MASK = "********"
+
+
+_NAMED_PERIODS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30}
+_PERIOD_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([hd])$")
+
+
+def period(text: str) -> timedelta | None:
+    """``hourly``, ``daily``, ``weekly``, ``monthly``, ``12h``, ``3d``; ``never``."""
+    key = text.strip().lower()
+    if key == "never":
+        return None
+    if key in _NAMED_PERIODS:
+        return timedelta(days=_NAMED_PERIODS[key])
+    match = _PERIOD_RE.match(key)
+    if match is None:
+        raise ValueError(
+            f"{text!r}: use hourly, daily, weekly, monthly, never, or a number of "
+            "hours or days such as 12h or 3d"
+        )
+    amount, unit = float(match.group(1)), match.group(2)
+    return timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
+
+
+def _valid_period(text: str) -> str:
+    period(text)
+    return text
+
+
+#: how often something recurring is due (see :func:`period`)
+Period = Annotated[str, AfterValidator(_valid_period)]
 
 
 class Section(BaseModel):
@@ -142,6 +181,9 @@ class AlertSettings(Section):
     collector_silent_minutes: float = Field(
         5, gt=0, description="Alert when no collection cycle for this long."
     )
+    app_report_max_age_minutes: float = Field(
+        3, gt=0, description="Ignore application pool reports older than this."
+    )
     for_minutes: dict[str, float] = Field(
         default_factory=dict, description="Per-rule pending time (rule = minutes)."
     )
@@ -179,32 +221,225 @@ class MaintenanceSettings(Section):
         default_factory=lambda: ["User", "Assessment", "Answer", "EvidenceFile"],
         description="Tables analysed daily (plus tables detected hot).",
     )
-    analyze_schedule: str = Field("daily", description="ANALYZE of hot tables.")
-    vacuum_schedule: str = Field("weekly", description="VACUUM of all tables.")
-    vacuum_full_schedule: str = Field("monthly", description="VACUUM FULL, in window.")
+    analyze_schedule: Period = Field(
+        "daily", description="ANALYZE of hot tables (e.g. daily, 12h, never)."
+    )
+    vacuum_schedule: Period = Field(
+        "weekly", description="VACUUM of all tables (e.g. weekly, 3d, never)."
+    )
+    vacuum_full_schedule: Period = Field(
+        "monthly", description="VACUUM FULL, in window (e.g. monthly, never)."
+    )
     vacuum_full_bloat_pct: float = Field(
         20, ge=0, le=100, description="VACUUM FULL only above this table bloat."
     )
     lock_timeout_ms: int = Field(2000, ge=1, description="Maintenance lock_timeout.")
+    timezone: str | None = Field(
+        None, description="Time zone of the window (default: timezone)."
+    )
+    lock_retries: int = Field(
+        3, ge=0, description="Retries of an operation that hit lock_timeout."
+    )
+    retry_backoff_seconds: float = Field(
+        1, ge=0, description="First lock retry delay; doubles on each retry."
+    )
+    statement_timeout_ms: int = Field(
+        3_600_000, ge=1, description="statement_timeout of one maintenance operation."
+    )
+    analyze_stale_pct: float = Field(
+        10, ge=0, le=100, description="Statistics stale above this share modified."
+    )
+    vacuum_min_dead_rows: int = Field(
+        1, ge=1, description="VACUUM skipped below this many dead rows."
+    )
+    vacuum_full_min_bytes: int = Field(
+        10 * 1024 * 1024, ge=0, description="VACUUM FULL only above this table size."
+    )
+    heavy_update_pct: float = Field(
+        50, ge=0, description="Heavily updated: updates+deletes above this % of rows."
+    )
+    hot_modifications_per_hour: float = Field(
+        10_000, ge=0, description="Detected hot above this modification rate."
+    )
+    freeze_age_pct: float = Field(
+        75, ge=0, le=100, description="VACUUM (FREEZE) above this % of freeze_max_age."
+    )
+    reindex_bloat_pct: float = Field(
+        20, ge=0, le=100, description="REINDEX CONCURRENTLY above this index bloat."
+    )
+    reindex_min_bytes: int = Field(
+        10 * 1024 * 1024, ge=0, description="REINDEX only above this index size."
+    )
+    stalled_after_seconds: float = Field(
+        60, gt=0, description="A running run without heartbeat this long is stalled."
+    )
 
 
 class IndexHealthSettings(Section):
-    report_schedule: str = Field("weekly", description="Index health report.")
+    report_schedule: Period = Field(
+        "weekly", description="Index health report (e.g. weekly, 3d, never)."
+    )
     unused_days: int = Field(
         30, ge=1, description="Unused = 0 scans in this many days."
     )
     bloat_pct: float = Field(20, ge=0, le=100, description="Flag index bloat above.")
+    bloat_min_bytes: int = Field(
+        10 * 1024 * 1024, ge=0, description="Flag bloat only of relations this large."
+    )
+    confirm_budget_seconds: float = Field(
+        60, ge=0, description="Time for pgstattuple/pgstatindex confirmations."
+    )
+    confirm_approx_above_bytes: int = Field(
+        1024**3, ge=0, description="Confirm larger tables with pgstattuple_approx."
+    )
+    mostly_null_fraction: float = Field(
+        0.5, gt=0, le=1, description="Index leading column NULL share for partial."
+    )
+    seq_scan_days: int = Field(
+        7, ge=1, description="Missing-index signals: period of history read."
+    )
+    seq_scan_min_scans: int = Field(
+        100, ge=1, description="Missing-index signals: at least this many seq scans."
+    )
+    seq_scan_min_rows: int = Field(
+        10_000, ge=1, description="Missing-index signals: rows read per seq scan."
+    )
+    seq_scan_share_pct: float = Field(
+        50, ge=0, le=100, description="Missing-index signals: seq share of scans."
+    )
+    report_dir: Path | None = Field(
+        None, description="Also write each weekly report (md, html, json) here."
+    )
+
+
+class AdvisorSettings(Section):
+    budget_mb: float | None = Field(
+        None, ge=0, description="Index advisor: byte budget of new indexes (MB)."
+    )
+    max_indexes: int = Field(10, ge=1, description="Index advisor: at most this many.")
+    min_gain_pct: float = Field(
+        1, ge=0, description="Index advisor: an index must save this % of the cost."
+    )
+    write_cost: float = Field(
+        1, ge=0, description="Cost units per written row and index (write overhead)."
+    )
+    partial_max_fraction: float = Field(
+        0.1, gt=0, le=1, description="Partial candidates: value share at most this."
+    )
+    partial_min_top: float = Field(
+        0.3, ge=0, le=1, description="Partial candidates: skewed if top value share."
+    )
+    history_days: float = Field(
+        7, gt=0, description="Advisors: period of statement history read."
+    )
+    max_statements: int = Field(
+        1000, ge=1, description="Advisors: the heaviest statements considered."
+    )
+    n_plus_one_ratio: float = Field(
+        5, ge=1, description="N+1: child calls per parent call at least."
+    )
+    n_plus_one_min_calls: int = Field(
+        20, ge=1, description="N+1: child statement called at least this often."
+    )
+    large_offset: int = Field(
+        1000, ge=1, description="Flag OFFSET pagination at or above this offset."
+    )
+    planning_ms: float = Field(
+        10, ge=0, description="Flag mean planning time above this (ms)."
+    )
+    estimate_factor: float = Field(
+        10, ge=1, description="Flag row estimates off by this factor or more."
+    )
+    nested_loop_rows: float = Field(
+        1000, ge=0, description="Flag nested loops over an outer this large."
+    )
+    stale_stats_pct: float = Field(
+        20, ge=0, description="Statistics stale above this % of rows modified."
+    )
+    report_dir: Path | None = Field(
+        None, description="Also write each monthly optimisation report here."
+    )
 
 
 class ReportSettings(Section):
-    optimisation_schedule: str = Field(
-        "monthly", description="Query optimisation report."
+    optimisation_schedule: Period = Field(
+        "monthly", description="Query optimisation report (e.g. monthly, 14d, never)."
+    )
+
+
+class JobsSettings(Section):
+    schema_name: str = Field(
+        "pgwarden_jobs",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Schema of the job queue tables in the repository database.",
+    )
+    queue: str = Field(
+        "pgwarden", max_length=20, description="Queue of the worker's jobs (prefix)."
+    )
+    concurrency: int = Field(4, ge=2, description="Jobs one worker runs at once.")
+    collect_cron: str = Field(
+        "* * * * *", description="Collection lease: cycles and samples until the next."
+    )
+    alerts_cron: str = Field(
+        "* * * * * 30", description="Alert rule evaluation (6th field: seconds)."
+    )
+    retention_cron: str = Field("7 * * * *", description="History retention.")
+    maintenance_cron: str = Field("*/15 * * * *", description="Maintenance run.")
+    reports_cron: str = Field("0 6 * * *", description="Scheduled reports check.")
+    queue_upkeep_cron: str = Field(
+        "* * * * *", description="Retry stalled jobs, drop old finished ones."
+    )
+    heartbeat_seconds: float = Field(10, gt=0, description="Worker heartbeat.")
+    stalled_seconds: float = Field(
+        30, gt=0, description="A worker silent this long is dead; its jobs retried."
+    )
+    finished_retention_days: int = Field(
+        7, ge=1, description="Keep finished jobs this long."
     )
 
 
 class PartitioningSettings(Section):
     min_rows: int = Field(
         10_000_000, ge=0, description="Advise partitioning only above this many rows."
+    )
+    partition_bytes: int = Field(
+        10 * 1024**3, ge=1, description="Aim for partitions of about this size."
+    )
+    tenant_share_pct: float = Field(
+        50, ge=0, le=100, description="Key on the tenant column above this share."
+    )
+    append_only_pct: float = Field(
+        5, ge=0, le=100, description="Time series: updates+deletes below this share."
+    )
+    min_correlation: float = Field(
+        0.9, ge=0, le=1, description="Time column correlated with insertion order."
+    )
+    list_max_tenants: int = Field(
+        8, ge=1, description="LIST (not HASH) on the tenant at or below this many."
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="Time series kept this long (retention benefit)."
+    )
+
+
+class CapacitySettings(Section):
+    headroom_pct: float = Field(
+        30, ge=0, le=500, description="Pool and memory sizes get this headroom."
+    )
+    users_multiplier: float = Field(
+        10, gt=0, description="Default --users-x of capacity project."
+    )
+    months: list[int] = Field(
+        default_factory=lambda: [6, 12], description="Default --months horizons."
+    )
+    min_history_days: float = Field(
+        7, gt=0, description="Trend by regression from this much history."
+    )
+    memory_bytes: int | None = Field(
+        None, ge=1, description="Server RAM (default: shared_buffers / 25 %)."
+    )
+    disk_bytes: int | None = Field(
+        None, ge=1, description="Disk for the database (a threshold when set)."
     )
 
 
@@ -251,6 +486,10 @@ class ElasticitySettings(Section):
     cache_sizes: list[int] = Field(
         default_factory=lambda: [10, 100, 1000, 10000],
         description="Application cache sizes tried.",
+    )
+    shared_buffers_sizes: list[str] = Field(
+        default_factory=lambda: ["16MB", "64MB", "256MB"],
+        description="shared_buffers sizes tried (embedded server; restarts it).",
     )
 
 
@@ -329,6 +568,32 @@ class SloSettings(Section):
     change_success_pct: float = Field(95, ge=0, le=100, description="Change success.")
 
 
+class CcbSettings(Section):
+    binding_voters: list[str] = Field(
+        default_factory=list, description="Change board voters whose votes count."
+    )
+    min_approvals: int = Field(2, ge=1, description="Binding approvals to approve.")
+    max_rejections: int = Field(
+        0, ge=0, description="Reject above this many binding rejections."
+    )
+    oncall_veto: bool = Field(True, description="The on-call engineer may veto.")
+    oncall_layer: str | None = Field(
+        None, description="On-call layer holding the veto (default: the first)."
+    )
+    meeting_interval_days: int = Field(14, ge=1, description="Days between meetings.")
+    first_meeting: str = Field(
+        "2026-01-05",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="Date of the first board meeting.",
+    )
+    large_table_bytes: int = Field(
+        1 << 30, ge=0, description="Risk: a rewrite or scan above this size is C4."
+    )
+    max_migration_bytes: int = Field(
+        1_000_000, ge=1, description="Migration SQL above this is not analysed (C4)."
+    )
+
+
 class EmbeddedSettings(Section):
     data_dir: Path | None = Field(
         None, description="Embedded server directory (default: user data dir)."
@@ -364,11 +629,15 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)  # type: ignore[arg-type]
     index_health: IndexHealthSettings = Field(default_factory=IndexHealthSettings)  # type: ignore[arg-type]
     reports: ReportSettings = Field(default_factory=ReportSettings)  # type: ignore[arg-type]
+    advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)  # type: ignore[arg-type]
+    jobs: JobsSettings = Field(default_factory=JobsSettings)  # type: ignore[arg-type]
     partitioning: PartitioningSettings = Field(default_factory=PartitioningSettings)  # type: ignore[arg-type]
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)  # type: ignore[arg-type]
     load: LoadSettings = Field(default_factory=LoadSettings)  # type: ignore[arg-type]
     elasticity: ElasticitySettings = Field(default_factory=ElasticitySettings)  # type: ignore[arg-type]
     slo: SloSettings = Field(default_factory=SloSettings)  # type: ignore[arg-type]
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)  # type: ignore[arg-type]
+    ccb: CcbSettings = Field(default_factory=CcbSettings)  # type: ignore[arg-type]
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
 
     _toml: ClassVar[dict[str, Any]] = {}

@@ -210,6 +210,27 @@ class EmbeddedServer:
         )  # fmt: skip
         return self.status()
 
+    def restart(self) -> Status:
+        """Stop and start again on the same port (after a restart-only setting).
+
+        :meth:`start` moves to a free port when its own is busy; a restart keeps it,
+        so clients keep their DSN: the old server's connections may still hold the
+        port in TIME_WAIT, which PostgreSQL's own bind (SO_REUSEADDR) ignores.
+        """
+        state = self.state()
+        if state is None or not self.initialised():
+            raise EmbeddedServerError(
+                f"no embedded server in {self.data_dir}; run start"
+            )
+        self.stop()
+        self._write_conf(state)
+        log = self.pgdata / "startup.log"
+        self._pg_ctl(
+            state, "start", "-w", "-t", str(START_TIMEOUT_S), "-l", str(log),
+            failure_log=log,
+        )  # fmt: skip
+        return self.status()
+
     def stop(self) -> bool:
         """Stop cleanly (fast shutdown); False when it was not running."""
         state = self.state()

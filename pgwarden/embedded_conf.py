@@ -19,6 +19,9 @@ def governance_conf(
         "unix_socket_directories": "''",
         "password_encryption": "'scram-sha-256'",
         "max_connections": "200",
+        "wal_level": "'replica'",
+        "max_wal_senders": "10",
+        "max_replication_slots": "10",
         "shared_preload_libraries": "'pg_stat_statements,auto_explain'",
         "pg_stat_statements.max": "10000",
         "pg_stat_statements.track": "'all'",
@@ -48,10 +51,11 @@ def governance_conf(
 
 
 def hba_conf() -> str:
-    """Loopback TCP with SCRAM only; there is no Unix socket."""
+    """Loopback TCP with SCRAM only (streaming replicas too); no Unix socket."""
     return (
         "# Written by pgwarden at every start.\n"
         "# TYPE  DATABASE  USER  ADDRESS       METHOD\n"
         "host    all       all   127.0.0.1/32  scram-sha-256\n"
         "host    all       all   ::1/128       scram-sha-256\n"
+        "host    replication all 127.0.0.1/32  scram-sha-256\n"
     )

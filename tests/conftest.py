@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgwarden.embedded import EmbeddedServer, system_bin_dir
+from tests.own_server import FAST
 
 TEMPLATE_EMPTY = "pgwarden_test_tpl_empty"
 TEMPLATE_DEMO = "pgwarden_test_tpl_demo"
@@ -110,7 +111,7 @@ def _start(name: str, base: Path) -> TestServer:
             pg_bin = system_bin_dir()
             if pg_bin is None:
                 pytest.skip("no system PostgreSQL binaries")
-        embedded = EmbeddedServer(base / name, pg_bin=pg_bin)
+        embedded = EmbeddedServer(base / name, pg_bin=pg_bin, overrides=FAST)
         embedded.start()
         dsn = embedded.dsn()
     with psycopg.connect(dsn) as conn:

@@ -7,7 +7,7 @@ failing channel is recorded and never stops the evaluation or the other channels
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from pgwarden import pg
-from pgwarden.alerts import store
+from pgwarden.alerts import maintenance, store
 from pgwarden.alerts.channels import Channel, Delivery, Retry, build, deliver, wants
 from pgwarden.alerts.gather import gather
 from pgwarden.alerts.lifecycle import Escalation, Policy, step
@@ -66,12 +66,14 @@ def policy(settings: Settings, rules: Sequence[Rule], mutes: Mutes) -> Policy:
     )  # fmt: skip
 
 
-def mutes(settings: Settings, silences: Sequence[Any]) -> Mutes:
-    m = settings.maintenance
-    window = MaintenanceWindow.parse(m.window_start, m.window_end, settings.timezone)
+def mutes(
+    settings: Settings, silences: Sequence[Any], caused: Mapping[str, str] | None = None
+) -> Mutes:
+    window = MaintenanceWindow.from_settings(settings)
     return Mutes(
-        tuple(silences), window, tuple(settings.alerts.maintenance_muted_rules)
-    )
+        tuple(silences), window, tuple(settings.alerts.maintenance_muted_rules),
+        dict(caused or {}),
+    )  # fmt: skip
 
 
 def evaluate_once(
@@ -90,6 +92,8 @@ def evaluate_once(
     rules = active_rules(settings.alerts)
     t = thresholds(settings.slow_queries)
     observations, evaluated = evaluate_rules(rules, facts, settings.alerts, t)
+    runs = maintenance.running(repo_conn, target)
+    caused = maintenance.caused(facts, observations, runs, settings.alerts, t)
     with repo_conn.transaction():
         repo_conn.execute(
             pg.query("alerts_repository", "lock_target"), {"target_id": target_id}
@@ -98,7 +102,7 @@ def evaluate_once(
         found = store.open_alerts(repo_conn, target_id, target)
         changed, notices = step(
             target, found, observations, evaluated, now,
-            policy(settings, rules, mutes(settings, silenced)),
+            policy(settings, rules, mutes(settings, silenced, caused)),
         )  # fmt: skip
         saved = store.save(repo_conn, target_id, changed)
     by_fp = {a.fingerprint: a for a in saved}

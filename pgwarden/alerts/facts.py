@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pgwarden.alerts.app_reports import AppPool
+
 #: inputs of the rules
 HISTORY = "history"  # the collector's database series
 COLLECTOR = "collector"  # the collector's cycle log
@@ -19,6 +21,7 @@ SESSIONS = "sessions"
 REPLICATION = "replication"
 XID = "xid"
 BLOAT = "bloat"
+APP = "app"  # fresh application pool reports
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,16 @@ class Session:
     state_s: float
     blockers: int
     query: str | None
+    #: the sessions holding the locks this one waits for
+    blocking_pids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Replica:
     name: str
     lag_s: float
+    #: WAL written (received, on a standby) and not yet replayed
+    lag_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,4 +89,6 @@ class Facts:
     xid_age: int | None = None
     xid_database: str | None = None
     index_bloat: tuple[IndexBloat, ...] = ()
+    #: application connection pools reported recently
+    app_pools: tuple[AppPool, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)

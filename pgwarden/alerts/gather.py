@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 
 from pgwarden import pg
+from pgwarden.alerts import app_reports, store
 from pgwarden.alerts import facts as src
-from pgwarden.alerts import store
 from pgwarden.alerts.facts import Facts, IndexBloat, Replica, Session, SlowStatement
 from pgwarden.collect import history
 from pgwarden.config import AlertSettings
@@ -32,15 +32,19 @@ SPIKE_WINDOW = timedelta(minutes=2)
 
 def gather(
     repo_conn: psycopg.Connection[Any],
-    target_id: int,
+    target_id: int | None,
     target: str,
     now: datetime,
     settings: AlertSettings,
     target_conn: psycopg.Connection[Any] | None = None,
 ) -> Facts:
+    """The facts of ``target``; a target unknown to the repository (``target_id``
+    None) has only live inputs."""
     found: dict[str, Any] = {"sources": set(), "notes": []}
-    _collected(repo_conn, target_id, now, settings, found)
-    _slowlog(repo_conn, target_id, now, settings, found)
+    if target_id is not None:
+        _collected(repo_conn, target_id, now, settings, found)
+        _slowlog(repo_conn, target_id, now, settings, found)
+        _app(repo_conn, target_id, now, settings, found)
     if target_conn is not None:
         _live(target_conn, found)
     sources = frozenset(found.pop("sources"))
@@ -111,20 +115,39 @@ def _slowlog(
     _guard(found, "slow query log", read)
 
 
+def _app(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    now: datetime,
+    s: AlertSettings,
+    found: dict[str, Any],
+) -> None:
+    def read() -> None:
+        age = timedelta(minutes=s.app_report_max_age_minutes)
+        found["app_pools"] = app_reports.fresh_pools(conn, target_id, now, age)
+        if found["app_pools"]:
+            found["sources"].add(src.APP)
+
+    _guard(found, "application reports", read)
+
+
 def _live(conn: psycopg.Connection[Any], found: dict[str, Any]) -> None:
     def query(name: str) -> list[dict[str, Any]]:
         with pg.guarded(f"live read for alerts ({name})"):
             return pg.fetch_all(conn, pg.query("alerts", name))
 
     def sessions() -> None:
-        found["sessions"] = tuple(Session(**r) for r in query("sessions"))
+        found["sessions"] = tuple(
+            Session(**{**r, "blocking_pids": tuple(r["blocking_pids"])})
+            for r in query("sessions")
+        )
         found["sources"].add(src.SESSIONS)
 
     def replicas() -> None:
-        rows = [Replica(r["name"], float(r["lag_s"])) for r in query("replicas")]
+        rows = [_replica(r["name"], r) for r in query("replicas")]
         standby = query("standby_lag")
         if standby and standby[0]["standby"]:
-            rows.append(Replica("this standby", float(standby[0]["lag_s"] or 0)))
+            rows.append(_replica("this standby", standby[0]))
         found["replicas"] = tuple(rows)
         found["sources"].add(src.REPLICATION)
 
@@ -142,3 +165,10 @@ def _live(conn: psycopg.Connection[Any], found: dict[str, Any]) -> None:
     for name, read in (("sessions", sessions), ("replication", replicas),
                        ("xid age", xid), ("index bloat", bloat)):  # fmt: skip
         _guard(found, name, read)
+
+
+def _replica(name: str, row: dict[str, Any]) -> Replica:
+    bytes_ = row["lag_bytes"]
+    return Replica(
+        name, float(row["lag_s"] or 0), None if bytes_ is None else int(bytes_)
+    )

@@ -1,13 +1,16 @@
-"""Why an alert must not be notified now: a silence, or the maintenance window."""
+"""Why an alert must not be notified now: a silence, maintenance in progress
+(:mod:`pgwarden.alerts.maintenance`), or the maintenance window."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from pgwarden.alerts.model import Alert
+from pgwarden.maintain.window import Window as MaintenanceWindow
+
+__all__ = ["MaintenanceWindow", "Mutes", "Silence"]
 
 
 @dataclass(frozen=True)
@@ -32,35 +35,20 @@ class Silence:
 
 
 @dataclass(frozen=True)
-class MaintenanceWindow:
-    """A daily window (may cross midnight) in a time zone."""
-
-    start: time
-    end: time
-    timezone: str = "UTC"
-
-    @classmethod
-    def parse(cls, start: str, end: str, timezone: str) -> MaintenanceWindow:
-        return cls(time.fromisoformat(start), time.fromisoformat(end), timezone)
-
-    def contains(self, at: datetime) -> bool:
-        local = at.astimezone(ZoneInfo(self.timezone)).time()
-        if self.start <= self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
-
-
-@dataclass(frozen=True)
 class Mutes:
     silences: Sequence[Silence] = ()
     window: MaintenanceWindow | None = None
     #: rules whose alerts maintenance itself causes (locks, long transactions ...)
     maintenance_rules: Collection[str] = ()
+    #: fingerprint -> the running maintenance operation that causes the alert
+    caused: Mapping[str, str] = field(default_factory=dict)
 
     def reason(self, alert: Alert, now: datetime) -> str | None:
         for silence in self.silences:
             if silence.active(now) and silence.matches(alert):
                 return f"silence {silence.id or ''}: {silence.comment}".strip()
+        if alert.fingerprint in self.caused:
+            return self.caused[alert.fingerprint]
         if (
             self.window is not None
             and alert.rule in self.maintenance_rules

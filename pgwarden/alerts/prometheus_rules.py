@@ -1,7 +1,9 @@
 """The built-in rules as Prometheus alerting rules over pgwarden's ``/metrics``.
 
-Only rules whose input ``/metrics`` exports have an equivalent expression; the
-others are listed in a comment so nobody believes they are covered.
+Every built-in rule has an equivalent expression over the values ``/metrics``
+exports: the observe metrics, and the rule inputs of :mod:`pgwarden.alerts.exported`
+(computed by the functions the rules use). A rule without an expression would be
+listed in a comment so nobody believes it is covered.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from pgwarden.config import AlertSettings
 
 Expr = Callable[[AlertSettings], str]
 
+
+def _share(s: AlertSettings) -> str:
+    return f"{s.connection_utilisation_pct / 100:g}"
+
+
 EXPRESSIONS: dict[str, Expr] = {
     "connection_utilisation": lambda s: (
-        "pgwarden_connection_utilisation_ratio > "
-        f"{s.connection_utilisation_pct / 100:g}"
+        f"pgwarden_connection_utilisation_ratio > {_share(s)}"
+        f" or pgwarden_app_pool_utilisation_ratio > {_share(s)}"
     ),
     "cache_hit_ratio": lambda s: (
         f"avg_over_time(pgwarden_cache_hit_ratio[{s.cache_hit_window_minutes:g}m])"
@@ -29,6 +36,26 @@ EXPRESSIONS: dict[str, Expr] = {
     ),
     "slow_query": lambda s: (
         'pgwarden_slow_queries_per_minute{severity=~"critical|emergency"} > 0'
+    ),
+    "index_bloat": lambda s: (
+        f"pgwarden_index_bloat_ratio > {s.index_bloat_pct / 100:g}"
+    ),
+    "long_transaction": lambda s: (
+        f"pgwarden_longest_transaction_seconds >= {s.long_transaction_minutes * 60:g}"
+    ),
+    "idle_in_transaction": lambda s: (
+        "pgwarden_idle_in_transaction_seconds >= "
+        f"{s.idle_in_transaction_minutes * 60:g}"
+    ),
+    "blocked_sessions": lambda s: "pgwarden_blocked_sessions > 0",
+    "replication_lag": lambda s: (
+        f"pgwarden_replication_lag_seconds > {s.replication_lag_seconds:g}"
+    ),
+    "wraparound": lambda s: (
+        f"pgwarden_xid_age_ratio > {1 - s.wraparound_margin_pct / 100:g}"
+    ),
+    "statement_evictions": lambda s: (
+        f"pgwarden_statement_evictions_last_hour > {s.statement_evictions_per_hour}"
     ),
     "collector_silent": lambda s: (
         f"time() - pgwarden_interval_end_timestamp_seconds > "

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pgwarden.alerts import facts as src
+from pgwarden.alerts import measures
 from pgwarden.alerts.facts import Facts
 from pgwarden.alerts.model import Observation, Severity, runbook_for
 from pgwarden.config import AlertSettings, SlowQuerySettings
 from pgwarden.observe.analysis import connections
 from pgwarden.slowlog.severity import Thresholds
 
-#: transaction IDs before wraparound (2^31)
-XID_LIMIT = 2**31
 #: the cache hit ratio needs at least this many block accesses to mean anything
 MIN_CACHE_BLOCKS = 100
 
@@ -51,6 +50,11 @@ def _obs(
 def connection_utilisation(
     f: Facts, s: AlertSettings, t: Thresholds
 ) -> list[Observation]:
+    """Server connections (from collected history) and reported application pools."""
+    return [*_server_connections(f, s), *_pool_connections(f, s)]
+
+
+def _server_connections(f: Facts, s: AlertSettings) -> list[Observation]:
     if f.database is None:
         return []
     conns = connections(f.database)
@@ -67,6 +71,27 @@ def connection_utilisation(
         f"(max_connections {conns.max_connections} minus {conns.reserved or 0} "
         f"reserved) = {pct:.1f} %, above {s.connection_utilisation_pct:g} %.",
     )]  # fmt: skip
+
+
+def _pool_connections(f: Facts, s: AlertSettings) -> list[Observation]:
+    found = []
+    for pool in f.app_pools:
+        if pool.utilisation is None:
+            continue
+        pct = 100 * pool.utilisation
+        if pct <= s.connection_utilisation_pct:
+            continue
+        severity: Severity = "critical" if pct >= 95 and pool.waiting else "warning"
+        found.append(_obs(
+            "connection_utilisation", severity, pct,
+            f"application pool {pool.source} at {pct:.0f} %",
+            f"application pool {pool.source}: {pool.in_use} of {pool.size} "
+            f"connections in use = {pct:.1f} %, {pool.waiting} request(s) waiting, "
+            f"above {s.connection_utilisation_pct:g} % (reported "
+            f"{max(0.0, (f.now - pool.reported_at).total_seconds()):.0f} s ago).",
+            pool=pool.source,
+        ))  # fmt: skip
+    return found
 
 
 def cache_hit_ratio(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
@@ -116,9 +141,7 @@ def slow_query(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
 
 def index_bloat(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
     found = []
-    for idx in f.index_bloat:
-        if idx.size_bytes < s.index_bloat_min_bytes:
-            continue
+    for idx in measures.sized_indexes(f, s.index_bloat_min_bytes):
         if idx.bloat_pct <= s.index_bloat_pct:
             continue
         name = f"{idx.schema_name}.{idx.index_name}"
@@ -134,14 +157,8 @@ def index_bloat(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
 
 
 def long_transaction(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
-    limit = s.long_transaction_minutes * 60
-    if src.SESSIONS in f.sources:
-        longest = max((x.xact_s for x in f.sessions), default=0.0)
-    elif f.database is not None:
-        longest = float(f.database.get("longest_xact_s") or 0)
-    else:
-        return []
-    if longest < limit:
+    longest = measures.longest_transaction_s(f)
+    if longest is None or longest < s.long_transaction_minutes * 60:
         return []
     return [_obs(
         "long_transaction", "warning", longest,
@@ -152,11 +169,7 @@ def long_transaction(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observat
 
 
 def idle_in_transaction(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
-    limit = s.idle_in_transaction_minutes * 60
-    idle = [
-        x for x in f.sessions
-        if (x.state or "").startswith("idle in transaction") and x.state_s >= limit
-    ]  # fmt: skip
+    idle = measures.idle_in_transaction(f, s.idle_in_transaction_minutes * 60)
     if not idle:
         return []
     worst = max(idle, key=lambda x: x.state_s)
@@ -171,10 +184,7 @@ def idle_in_transaction(f: Facts, s: AlertSettings, t: Thresholds) -> list[Obser
 
 
 def blocked_sessions(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
-    blocked = [
-        x for x in f.sessions
-        if x.blockers > 0 and x.state_s >= s.blocked_session_seconds
-    ]  # fmt: skip
+    blocked = measures.blocked(f, s.blocked_session_seconds)
     if not blocked:
         return []
     worst = max(blocked, key=lambda x: x.state_s)
@@ -194,7 +204,7 @@ def replication_lag(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observati
             "replication_lag", "critical" if r.lag_s >= 10 * s.replication_lag_seconds
             else "warning", r.lag_s, f"replica {r.name} {r.lag_s:.0f} s behind",
             f"replica {r.name} replays {r.lag_s:.1f} s behind the primary, more "
-            f"than {s.replication_lag_seconds:g} s.",
+            f"than {s.replication_lag_seconds:g} s{_wal_behind(r.lag_bytes)}.",
             replica=r.name,
         )
         for r in f.replicas
@@ -202,11 +212,13 @@ def replication_lag(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observati
     ]  # fmt: skip
 
 
+def _wal_behind(lag_bytes: int | None) -> str:
+    return "" if lag_bytes is None else f" ({lag_bytes} bytes of WAL not replayed)"
+
+
 def wraparound(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
-    if f.xid_age is None:
-        return []
-    margin = 100.0 * (XID_LIMIT - f.xid_age) / XID_LIMIT
-    if margin >= s.wraparound_margin_pct:
+    margin = measures.wraparound_margin_pct(f)
+    if margin is None or margin >= s.wraparound_margin_pct:
         return []
     severity: Severity = "emergency" if margin < 10 else "critical"
     return [_obs(
@@ -247,7 +259,7 @@ def collector_silent(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observat
 
 _M = timedelta(minutes=1)
 BUILTIN: tuple[Rule, ...] = (
-    Rule("connection_utilisation", "warning", 5 * _M, src.HISTORY,
+    Rule("connection_utilisation", "warning", 5 * _M, (src.HISTORY, src.APP),
          connection_utilisation, "Connections above a share of the available."),
     Rule("cache_hit_ratio", "warning", 0 * _M, src.HISTORY, cache_hit_ratio,
          "Shared buffer cache hit ratio below a floor over a window."),

@@ -16,16 +16,23 @@ import typer
 from pgwarden import __version__
 from pgwarden.cli import (
     alerts_cmd,
+    capacity_cmd,
+    ccb_cmd,
     collect_cmd,
     config_cmd,
     db_cmd,
     demo_cmd,
     embedded_cmd,
+    indexes_cmd,
     load_cmd,
+    maintain_cmd,
     metrics_cmd,
     oncall_cmd,
+    partitions_cmd,
+    report_cmd,
     serve_cmd,
     slowlog_cmd,
+    worker_cmd,
 )
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import Runtime
@@ -120,10 +127,19 @@ queries_app = typer.Typer(
     help="Statements from pgwarden's history.", no_args_is_help=True
 )
 queries_app.command("top")(metrics_cmd.queries_top)
+queries_app.command("advise")(metrics_cmd.queries_advise)
 app.add_typer(queries_app, name="queries")
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(oncall_cmd.app, name="oncall")
 app.add_typer(load_cmd.app, name="load")
+app.add_typer(indexes_cmd.app, name="indexes")
+app.add_typer(report_cmd.app, name="report")
+app.add_typer(capacity_cmd.app, name="capacity")
+app.add_typer(partitions_cmd.app, name="partitions")
+app.add_typer(maintain_cmd.app, name="maintain")
+app.add_typer(ccb_cmd.app, name="ccb")
+app.command("worker")(worker_cmd.worker)
+app.add_typer(worker_cmd.jobs_app, name="jobs")
 
 
 def main() -> None:

@@ -63,3 +63,8 @@ def init(ctx: typer.Context) -> None:
         err.print(
             f"pgwarden schema in {where} is up to date (version {result.to_version})"
         )
+    from pgwarden.jobs.schema import install
+
+    err.print(
+        f"job queue in {where}: {install(dsn, rt.settings.jobs.schema_name).summary()}"
+    )

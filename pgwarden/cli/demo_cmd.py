@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -84,10 +85,12 @@ def demo(
         typer.Option("--collect-interval", min=1, help="Seconds between snapshots."),
     ] = 15.0,
 ) -> None:
-    """Run the embedded server, reference data, collector, dashboard and workload."""
+    """Run the embedded server, reference data, worker, dashboard and workload."""
     from pgwarden.demo.run import DemoOptions, run_demo
 
     rt = runtime(ctx)
+    if not rt.debug:  # job failures are reported in one line, without traceback
+        logging.getLogger("procrastinate").propagate = False
     options = DemoOptions(
         settings=rt.settings,
         port=port,

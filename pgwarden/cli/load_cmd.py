@@ -19,7 +19,12 @@ app = typer.Typer(
 )
 
 Scenario = Annotated[
-    str, typer.Option("--scenario", help="'reference' or a scenario .toml file.")
+    str,
+    typer.Option(
+        "--scenario",
+        help="'reference', a .toml/.yaml file of SQL, or a Python module (.py file "
+        "or dotted name).",
+    ),
 ]
 Fmt = Annotated[str | None, typer.Option("--format", help="json, html, table or md.")]
 Output = Annotated[
@@ -139,28 +144,62 @@ def elasticity(
     ramp_up: Annotated[float | None, typer.Option("--ramp-up", min=0)] = None,
     warmup: Annotated[float | None, typer.Option("--warmup", min=0)] = None,
     skip_cache: Annotated[
-        bool, typer.Option("--skip-cache", help="Pool sweep only.")
+        bool, typer.Option("--skip-cache", help="No application cache sweep.")
     ] = False,
+    skip_pool: Annotated[
+        bool,
+        typer.Option("--skip-pool", help="No pool sweep: the other steps use --pool."),
+    ] = False,
+    pool: Annotated[
+        int | None, typer.Option("--pool", min=1, help="Pool size with --skip-pool.")
+    ] = None,
+    shared_buffers: Annotated[
+        bool,
+        typer.Option(
+            "--shared-buffers",
+            help="Sweep shared_buffers (embedded server only: restarts it).",
+        ),
+    ] = False,
+    shared_buffers_sizes: Annotated[
+        str | None,
+        typer.Option("--shared-buffers-sizes", help="e.g. 16MB,128MB (implies it)."),
+    ] = None,
+    replica: Annotated[
+        bool,
+        typer.Option(
+            "--replica", help="Compare with a streaming standby built of the target."
+        ),
+    ] = False,
+    replica_dsn: Annotated[
+        str | None,
+        typer.Option("--replica-dsn", help="Compare with this existing read replica."),
+    ] = None,
     workers: Workers = None,
     seed: Seed = None,
     fmt: Fmt = None,
     output: Output = None,
 ) -> None:
-    """Pool-size sweep with a USL fit, cache-size sweep, and the playbook to follow."""
-    from dataclasses import replace
-
-    from pgwarden.load.elasticity import analyse_cache, analyse_pool, sizes_between
-    from pgwarden.load.elasticity import sweep as run_sweep
+    """Pool, cache, shared_buffers and read-replica steps, and the playbook."""
+    from pgwarden.load.buffers import size_bytes
+    from pgwarden.load.elasticity import Plan, check_plan, run_elasticity
+    from pgwarden.load.elasticity import sizes_between as between
 
     rt = runtime(ctx)
     el = rt.settings.elasticity
+    if pool is not None and not skip_pool:
+        raise ConfigurationError("--pool goes with --skip-pool")
+    buffer_sizes: list[str] = []
+    if shared_buffers or shared_buffers_sizes:
+        buffer_sizes = _texts(shared_buffers_sizes) or list(el.shared_buffers_sizes)
+        for size in buffer_sizes:
+            size_bytes(size)
     spec = _spec(
         rt,
         scenario,
         users or el.users,
         step_seconds or el.step_seconds,
         None,
-        None,
+        pool,
         None,
         think_ms,
         ramp_up,
@@ -168,26 +207,32 @@ def elasticity(
         workers,
         seed,
     )
-    pools = _sizes(pool_sizes) or sizes_between(el.pool_min, el.pool_max, el.pool_step)
+    plan = Plan(
+        pool_sizes=()
+        if skip_pool
+        else _sizes(pool_sizes) or between(el.pool_min, el.pool_max, el.pool_step),
+        cache_sizes=() if skip_cache else _sizes(cache_sizes) or el.cache_sizes,
+        buffer_sizes=buffer_sizes,
+        replica=replica,
+        replica_dsn=replica_dsn,
+        scale_pool_pct=el.scale_pool_pct,
+        scale_cache_hit_pct=el.scale_cache_hit_pct,
+        read_only=spec.scenario.resolve().read_only,
+    )
     target = rt.target_name()
+    chosen = rt.output_format(fmt)
+    check_plan(spec, plan, target)
 
-    def done(kind: str, size: int, report: dict[str, Any]) -> None:
+    def done(kind: str, size: object, report: dict[str, Any]) -> None:
         err.print(
             f"{kind} {size}: {report['throughput_per_s']} actions/s, "
             f"p95 {report['overall']['p95_ms']} ms, pool use "
             f"{report['pool']['utilisation']:.0%}, app cache hit "
-            f"{report['app_cache']['hit_ratio']}"
+            f"{report['app_cache']['hit_ratio']}, db cache hit "
+            f"{report['server']['cache_hit_ratio']}"
         )
 
-    result: dict[str, Any] = {"target": target, "users": spec.users}
-    steps = run_sweep(spec, "pool", pools, target, done)
-    result["pool"] = analyse_pool(steps, el.scale_pool_pct)
-    if not skip_cache:
-        best = replace(spec, pool_size=result["pool"]["recommended_pool_size"])
-        sizes = _sizes(cache_sizes) or el.cache_sizes
-        cache_steps = run_sweep(best, "cache", sizes, target, done)
-        result["cache"] = analyse_cache(cache_steps, el.scale_cache_hit_pct)
-    _emit_elasticity(rt.output_format(fmt), result, output)
+    _emit_elasticity(chosen, run_elasticity(spec, plan, target, done), output)
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -263,6 +308,10 @@ def _sizes(text: str | None) -> list[int]:
     return sizes
 
 
+def _texts(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
 def _emit_report(fmt: str, report: dict[str, Any], output: Path | None) -> None:
     from pgwarden.load.html import render_html
 
@@ -306,32 +355,96 @@ def _print_report(fmt: str, r: dict[str, Any]) -> None:
 
 
 def _emit_elasticity(fmt: str, result: dict[str, Any], output: Path | None) -> None:
+    from pgwarden.load.html import render_elasticity_html
+
+    if fmt == "html":
+        text = render_elasticity_html(result)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.write_text(text)
+            err.print(f"report written to {output}")
+        return
     if output is not None:
         output.write_text(json.dumps(result, indent=2, default=str) + "\n")
     if fmt == "json":
         emit_json(result)
         return
-    columns = [
+    _print_elasticity(fmt, result)
+
+
+STEP_COLUMNS = {
+    "pool": [
         "size",
         "throughput_per_s",
         "p95_ms",
         "pool_utilisation",
         "cache_hit_ratio",
         "error_rate",
-    ]
-    for kind in ("pool", "cache"):
+    ],
+    "shared_buffers": [
+        "size",
+        "throughput_per_s",
+        "p95_ms",
+        "p99_ms",
+        "db_cache_hit_ratio",
+        "blocks_read",
+        "error_rate",
+    ],
+}
+STEP_COLUMNS["cache"] = STEP_COLUMNS["pool"]
+
+
+def _print_elasticity(fmt: str, result: dict[str, Any]) -> None:
+    for kind, columns in STEP_COLUMNS.items():
         if kind in result:
             rows = [[s[c] for c in columns] for s in result[kind]["steps"]]
             emit_rows(fmt, f"{kind} sweep", columns, rows)
-    usl = result["pool"]["usl"] or {}
-    lines = [("recommended pool size", result["pool"]["recommended_pool_size"])]
-    lines += [(f"USL {k}", v) for k, v in usl.items()]
+    if "replica" in result:
+        _print_replica(fmt, result["replica"])
+    lines: list[tuple[str, Any]] = []
+    if "pool" in result:
+        lines.append(("recommended pool size", result["pool"]["recommended_pool_size"]))
+        lines += [(f"USL {k}", v) for k, v in (result["pool"]["usl"] or {}).items()]
     if "cache" in result:
         lines.append(
             ("recommended cache size", result["cache"]["recommended_cache_size"])
         )
-    for kind in ("pool", "cache"):
-        lines += [
-            ("playbook", line) for line in result.get(kind, {}).get("playbook", [])
-        ]
-    emit_rows(fmt, "elasticity", ["item", "value"], lines)
+    if "shared_buffers" in result:
+        sb = result["shared_buffers"]
+        lines.append(("recommended shared_buffers", sb["recommended_shared_buffers"]))
+        lines.append(("shared_buffers restored to", sb["original"]))
+    if lines:
+        emit_rows(fmt, "elasticity", ["item", "value"], lines)
+    book = result["playbook"]
+    columns = ["signal", "threshold", "measured", "scale", "step"]
+    emit_rows(
+        fmt,
+        "scaling playbook",
+        columns,
+        [[r[c] for c in columns] for r in book["rules"]],
+    )
+    emit_rows(fmt, "steps to take", ["step"], [[line] for line in book["steps"]])
+
+
+def _print_replica(fmt: str, r: dict[str, Any]) -> None:
+    before, after = r["before"], r["after"]
+    rows: list[list[Any]] = [
+        [k, before[k], after[k]]
+        for k in ("throughput_per_s", "p95_ms", "p99_ms", "error_rate")
+    ]
+    rows += [
+        [f"primary {k}", before["primary"][k], after["primary"][k]]
+        for k in ("load_connections_max", "commits_per_s", "cpu_cores")
+    ]
+    served = after.get("replica") or {}
+    rows += [[f"replica {k}", None, v] for k, v in served.items()]
+    emit_rows(fmt, f"read replica {r['replica']}", ["metric", "without", "with"], rows)
+    columns = ["action", "read_only", "p95_before_ms", "p95_after_ms"]
+    columns += ["p99_before_ms", "p99_after_ms"]
+    emit_rows(
+        fmt,
+        "read replica: actions",
+        columns,
+        [[a[c] for c in columns] for a in r["actions"]],
+    )

@@ -137,3 +137,26 @@ def _sort_key(by: str) -> Literal["total", "mean", "calls"]:
     if by in keys:
         return keys[by]
     raise ConfigurationError(f"--by: {by!r} is not one of total, mean, calls")
+
+
+def queries_advise(
+    ctx: typer.Context,
+    fmt: Annotated[str | None, typer.Option("--format", help="json or md.")] = None,
+) -> None:
+    """N+1 patterns, missing indexes, plan problems (nested loops, spills, estimates,
+    stale statistics), OFFSET pagination and planning time, each with a fix."""
+    from pgwarden.advise.queries_run import markdown, run
+    from pgwarden.cli.output import err
+
+    rt = runtime(ctx)
+    result, _advice = run(rt.settings, rt.target_dsn(), rt.repository_dsn())
+    data = result.as_dict()
+    chosen = fmt or (rt.format if rt.format in ("json", "md") else "md")
+    if chosen not in ("json", "md"):
+        raise ConfigurationError(f"--format: {chosen!r} is not one of json, md")
+    if chosen == "json":
+        emit_json(data)
+    else:
+        typer.echo(markdown(data), nl=False)
+    for note in result.notes:
+        err.print(f"note: {note}")

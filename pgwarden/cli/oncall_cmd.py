@@ -12,6 +12,7 @@ from pgwarden.cli.output import emit_json, emit_rows, err
 from pgwarden.cli.runtime import Runtime, runtime
 from pgwarden.errors import ConfigurationError
 from pgwarden.oncall.roster import Roster, from_settings
+from pgwarden.oncall.schedule import Shift
 
 app = typer.Typer(help="On-call rotation and schedule.", no_args_is_help=True)
 FormatOption = Annotated[
@@ -43,6 +44,13 @@ def _start(text: str | None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _shifts(roster: Roster, begin: datetime, weeks: int) -> list[Shift]:
+    """The shifts of ``weeks`` weeks from ``begin``."""
+    from pgwarden.oncall import shifts
+
+    return shifts(roster, begin, begin + timedelta(weeks=weeks))
+
+
 def _local(at: datetime, tz: tzinfo) -> str:
     return at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
 
@@ -70,12 +78,9 @@ def schedule(
     fmt: FormatOption = None,
 ) -> None:
     """Every shift of the next weeks, overrides marked."""
-    from pgwarden.oncall import shifts
-
     rt = runtime(ctx)
     roster = _roster(rt)
-    begin = _start(start)
-    found = shifts(roster, begin, begin + timedelta(weeks=weeks))
+    found = _shifts(roster, _start(start), weeks)
     rows = [[s.layer, s.person or "GAP", _local(s.start, roster.tz),
              _local(s.end, roster.tz), "override" if s.override else ""]
             for s in found]  # fmt: skip
@@ -93,12 +98,11 @@ def export_ical(
     ] = None,
 ) -> None:
     """The schedule as an RFC 5545 calendar for calendar tools and schedulers."""
-    from pgwarden.oncall import calendar, shifts
+    from pgwarden.oncall import calendar
 
     roster = _roster(runtime(ctx))
-    begin = _start(start)
-    text = calendar(shifts(roster, begin, begin + timedelta(weeks=weeks)),
-                    "pgwarden on-call", datetime.now(UTC))  # fmt: skip
+    text = calendar(_shifts(roster, _start(start), weeks), "pgwarden on-call",
+                    datetime.now(UTC))  # fmt: skip
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -115,13 +119,13 @@ def check(
 ) -> None:
     """Gaps, 24/7 coverage and fairness; exit 1 when something is wrong."""
     from pgwarden.oncall import check as run_check
-    from pgwarden.oncall import shares, shifts
+    from pgwarden.oncall import shares
 
     rt = runtime(ctx)
     roster = _roster(rt)
     begin = _start(start)
     found = run_check(roster, begin, weeks, rt.settings.oncall.max_share_pct)
-    spread = shares(shifts(roster, begin, begin + timedelta(weeks=weeks)))
+    spread = shares(_shifts(roster, begin, weeks))
     if rt.output_format(fmt) == "json":
         emit_json({"findings": [f.__dict__ for f in found],
                    "shares": [s.__dict__ for s in spread]})  # fmt: skip

@@ -18,7 +18,7 @@ import psycopg
 
 from pgwarden import pg
 from pgwarden.collect import delta, pack, partitions, store, totals
-from pgwarden.collect.kinds import KINDS, STATEMENT
+from pgwarden.collect.kinds import KINDS, STATEMENT, WINDOW
 from pgwarden.collect.snapshot import (
     SIMPLE_PARTS,
     Key,
@@ -217,6 +217,7 @@ def _write(
     packed = pack.boundary(server.ts)
     if memory.packed != packed:  # an hour has finished since the last pack
         pack.pack(conn, target_id, server.ts)
+    store.save_window(conn, target_id, server.ts, WINDOW)
     result = CycleResult(
         target_id=target_id,
         ts=server.ts,

@@ -4,12 +4,15 @@ Raw series join the packed ``*_history`` arrays (unnested) with the rows of the 
 still being collected (``*_current``); every point is the delta of one interval
 ending at ``ts`` (gauges as read at ``ts``). Float measures of raw points have the
 precision of the packed arrays (real, about 7 significant digits) whether or not
-their hour is packed yet; hourly roll-ups are exact.
+their hour is packed yet; hourly roll-ups are exact. Empty (all-zero) arrays read
+as zeros, and a statement sample's interval is its collection cycle's unless it
+was packed with its own (see :mod:`pgwarden.collect.kinds`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +21,16 @@ import psycopg
 from psycopg import sql
 
 from pgwarden import pg
-from pgwarden.collect.kinds import DATABASE, INDEX, KINDS, STATEMENT, TABLE, Kind
+from pgwarden.collect.kinds import (
+    DATABASE,
+    INDEX,
+    KINDS,
+    STATEMENT,
+    TABLE,
+    Column,
+    Kind,
+)
+from pgwarden.collect.pack import unpacked
 from pgwarden.collect.statements import StatementText
 
 SCHEMA = "pgwarden"
@@ -80,19 +92,41 @@ def _filters(where: Mapping[str, Any] | None, prefix: str) -> sql.Composable:
 #: a packed sample's time and interval, from its milliseconds (see kinds)
 PACKED_TS = sql.SQL("h.hour + u.at_ms * interval '1 millisecond'")
 PACKED_INTERVAL = sql.SQL("(u.interval_ms / 1000.0)::float8")
+#: ... or its collection cycle's interval (kinds with ``cycle_interval``)
+CYCLE_INTERVAL = sql.SQL(
+    "(coalesce(u.interval_ms, round(extract(epoch FROM cc.ts - cc.prev_ts) * 1000))"
+    " / 1000.0)::float8"
+)
+CYCLES = sql.SQL(
+    " LEFT JOIN {} cc ON cc.target_id = h.target_id AND cc.ts = {}"
+    " AND cc.ts >= %(since)s AND cc.ts < %(until)s"
+).format(sql.Identifier(SCHEMA, "collect_cycle"), PACKED_TS)
 
 
-def _raw_query(kind: Kind, where: Mapping[str, Any] | None) -> sql.Composed:
-    packed = ("at_ms", "interval_ms", *kind.value_names)
+@functools.lru_cache(maxsize=256)
+def _raw_text(
+    kind: Kind, where: tuple[str, ...], columns: tuple[Column, ...]
+) -> sql.SQL:
+    """:func:`_raw_query` composed once per shape (composing costs more than running
+    it)."""
+    return sql.SQL(_raw_query(kind, dict.fromkeys(where), columns).as_string(None))
+
+
+def _raw_query(
+    kind: Kind, where: Mapping[str, Any] | None, columns: Sequence[Column]
+) -> sql.Composed:
+    names = tuple(c.name for c in columns)
+    arrays: list[sql.Composable] = [sql.SQL("h.at_ms"), sql.SQL("h.interval_ms")]
+    arrays += [unpacked(c.name, c.packed_type, "h") for c in columns]
     # float measures are packed as real: the hour being collected reads the same
     values = sql.SQL(", ").join(
         sql.SQL("{}::{}").format(sql.Identifier("c", c.name), sql.SQL(c.packed_type))
-        for c in kind.columns
+        for c in columns
     )
     keys = sql.SQL(", ").join(sql.Identifier("h", n) for n in kind.key_names)
     return sql.SQL(
         "SELECT {keys}, {ts} AS ts, {interval} AS interval_s, {unpacked} "
-        "FROM {history} h, unnest({arrays}) AS u({names}) "
+        "FROM {history} h CROSS JOIN LATERAL unnest({arrays}) AS u({names}){cycles} "
         "WHERE h.target_id = %(target_id)s AND h.hour >= "
         "date_trunc('hour', %(since)s::timestamptz, 'UTC') AND h.hour < %(until)s "
         "AND {ts} >= %(since)s AND {ts} < %(until)s {hfilter} "
@@ -100,11 +134,13 @@ def _raw_query(kind: Kind, where: Mapping[str, Any] | None) -> sql.Composed:
         "WHERE c.target_id = %(target_id)s AND c.ts >= %(since)s "
         "AND c.ts < %(until)s {cfilter} ORDER BY {order}"
     ).format(
-        keys=keys, ts=PACKED_TS, interval=PACKED_INTERVAL,
-        unpacked=sql.SQL(", ").join(sql.Identifier("u", n) for n in kind.value_names),
+        keys=keys, ts=PACKED_TS,
+        interval=CYCLE_INTERVAL if kind.cycle_interval else PACKED_INTERVAL,
+        unpacked=sql.SQL(", ").join(sql.Identifier("u", n) for n in names),
         history=sql.Identifier(SCHEMA, kind.history),
-        arrays=sql.SQL(", ").join(sql.Identifier("h", n) for n in packed),
-        names=sql.SQL(", ").join(map(sql.Identifier, packed)),
+        arrays=sql.SQL(", ").join(arrays),
+        names=sql.SQL(", ").join(map(sql.Identifier, ("at_ms", "interval_ms", *names))),
+        cycles=CYCLES if kind.cycle_interval else sql.SQL(""),
         ckeys=sql.SQL(", ").join(sql.Identifier("c", n) for n in kind.key_names),
         values=values, current=sql.Identifier(SCHEMA, kind.current),
         hfilter=_filters(where, "h"), cfilter=_filters(where, "c"),
@@ -112,16 +148,28 @@ def _raw_query(kind: Kind, where: Mapping[str, Any] | None) -> sql.Composed:
     )  # fmt: skip
 
 
-def _points(kind: Kind, rows: list[dict[str, Any]], ts: str) -> list[Point]:
+def _points(
+    kind: Kind, rows: list[dict[str, Any]], ts: str, names: Sequence[str]
+) -> list[Point]:
     return [
         Point(
             ts=row[ts],
             interval_s=float(row["interval_s"]),
             key={k: row[k] for k in kind.key_names},
-            values={v: _plain(row[v]) for v in kind.value_names},
+            values={v: _plain(row[v]) for v in names},
         )
         for row in rows
     ]
+
+
+def _columns(kind: Kind, names: Sequence[str] | None) -> tuple[Column, ...]:
+    """The columns of ``kind`` named (all of them without ``names``)."""
+    if names is None:
+        return kind.columns
+    unknown = set(names) - set(kind.value_names)
+    if unknown:
+        raise ValueError(f"{kind.name} has no column {sorted(unknown)}")
+    return tuple(c for c in kind.columns if c.name in names)
 
 
 def _plain(value: Any) -> int | float | None:
@@ -137,13 +185,19 @@ def series(
     since: datetime,
     until: datetime,
     where: Mapping[str, Any] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> list[Point]:
-    """Raw per-interval points of ``kind`` with ``since <= ts < until``."""
+    """Raw per-interval points of ``kind`` with ``since <= ts < until``.
+
+    ``columns`` limits the values read to those named (all of them by default).
+    """
     kind = KINDS[kind] if isinstance(kind, str) else kind
+    wanted = _columns(kind, columns)
     params = {"target_id": target, "since": since, "until": until, **(where or {})}
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        rows = cur.execute(_raw_query(kind, where), params).fetchall()
-    return _points(kind, rows, "ts")
+        query = _raw_text(kind, tuple(where or ()), wanted)
+        rows = cur.execute(query, params).fetchall()
+    return _points(kind, rows, "ts", [c.name for c in wanted])
 
 
 def hourly_series(
@@ -167,7 +221,7 @@ def hourly_series(
     params = {"target_id": target, "since": since, "until": until, **(where or {})}
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         rows = cur.execute(query, params).fetchall()
-    return _points(kind, rows, "hour")
+    return _points(kind, rows, "hour", kind.value_names)
 
 
 def statement_series(

@@ -8,7 +8,12 @@ Every kind has three tables in the repository schema:
     the raw samples packed per key per hour into arrays (``at_ms[]``, ``calls[]`` …),
     range-partitioned by day and kept ``collect.raw_retention_days``; compact: the
     time of a sample is ``at_ms`` milliseconds after ``hour`` (int4), its interval
-    ``interval_ms`` (int4), float measures are ``real`` (float4);
+    ``interval_ms`` (int4), float measures are ``real`` (float4); a measure that is
+    zero in every sample of the row is an empty array, one with the same value in
+    every sample a one-element array, one that is NULL in every sample a NULL
+    array; for kinds with ``cycle_interval`` (statements) an interval
+    equal to its collection cycle's (``collect_cycle``) is a NULL element, so the
+    array is NULL;
 ``<kind>_hourly``
     hourly roll-ups (counters summed, gauges at their maximum), range-partitioned
     by month and kept ``collect.rollup_retention_days``.
@@ -19,6 +24,7 @@ Counters are stored as deltas per interval; gauges as read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 
 BIGINT = "bigint"
@@ -26,6 +32,9 @@ FLOAT = "double precision"
 #: float measures in the packed ``_history`` arrays (float4: ~7 significant digits)
 REAL = "real"
 BOOL = "boolean"
+#: the slowest statements are ranked over this much history: every cycle writes
+#: each statement's sums over the window it ends (``statement_window``)
+WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class Kind:
     columns: tuple[Column, ...]
     #: drop rows whose counters did not move (idle statements)
     skip_idle: bool = False
+    #: packed intervals are read from ``collect_cycle`` (one per cycle, not per key)
+    cycle_interval: bool = False
 
     @property
     def current(self) -> str:
@@ -112,6 +123,7 @@ STATEMENT = Kind(
         *_counters("jit_ms", sqltype=FLOAT),
     ),
     skip_idle=True,
+    cycle_interval=True,
 )
 
 DATABASE = Kind(

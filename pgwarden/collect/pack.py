@@ -2,8 +2,9 @@
 
 One statement per kind moves the rows of every finished hour out of the small
 ``_current`` table, appends them as arrays to ``_history`` (one row per key and
-hour; times and intervals as int4 milliseconds, float measures as real) and adds
-them to ``_hourly`` (counters summed, gauges at their maximum).
+hour; times and intervals as int4 milliseconds, float measures as real; see
+:mod:`pgwarden.collect.kinds` for empty and NULL arrays) and adds them to
+``_hourly`` (counters summed, gauges at their maximum).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pgwarden.collect.kinds import KINDS, Kind
 from pgwarden.collect.partitions import bucket, ensure_partitions
 
 SCHEMA = "pgwarden"
-HOUR = sql.SQL("date_trunc('hour', ts, 'UTC')")
+HOUR = sql.SQL("date_trunc('hour', m.ts, 'UTC')")
 
 
 def _ids(names: tuple[str, ...]) -> sql.Composable:
@@ -30,32 +31,107 @@ def _table(name: str) -> sql.Identifier:
 
 
 #: a sample's time as milliseconds since its hour, and its interval in milliseconds
-AT_MS = sql.SQL("round(extract(epoch FROM ts - {}) * 1000)::int").format(HOUR)
-INTERVAL_MS = sql.SQL("round(interval_s * 1000)::int")
+AT_MS = sql.SQL("round(extract(epoch FROM m.ts - {}) * 1000)::int").format(HOUR)
+INTERVAL_MS = sql.SQL("round(m.interval_s * 1000)::int")
+#: the interval of the collection cycle ending at the sample, in milliseconds
+CYCLE_MS = sql.SQL("round(extract(epoch FROM cc.ts - cc.prev_ts) * 1000)::int")
 PACKED = ("at_ms", "interval_ms")
+#: the cycles a packed sample's interval is compared with (older ones stay explicit)
+CYCLES = sql.SQL(
+    " LEFT JOIN {} cc ON cc.target_id = m.target_id AND cc.ts = m.ts"
+    " AND cc.ts >= %(before)s::timestamptz - interval '1 day' AND cc.ts < %(before)s"
+).format(sql.Identifier(SCHEMA, "collect_cycle"))
+
+
+def _packed_array(value: sql.Composable, sqltype: str) -> sql.Composable:
+    """The array of ``value`` over a group: NULL if all NULL, empty if all zero,
+    one element if the same in every sample."""
+    return sql.SQL(
+        "CASE WHEN count({v}) = 0 THEN NULL "
+        "WHEN count({v}) = count(*) AND min({v}) = max({v}) THEN "
+        "CASE WHEN min({v}) = 0 THEN '{{}}'::{t}[] ELSE ARRAY[min({v})] END "
+        "ELSE array_agg({v} ORDER BY m.ts) END"
+    ).format(v=value, t=sql.SQL(sqltype))
+
+
+def _intervals(kind: Kind) -> sql.Composable:
+    """Packed intervals; with ``cycle_interval``, NULL where the cycle's is the same."""
+    if not kind.cycle_interval:
+        return sql.SQL("array_agg({} ORDER BY m.ts)").format(INTERVAL_MS)
+    element = sql.SQL("CASE WHEN {cycle} = {own} THEN NULL ELSE {own} END").format(
+        cycle=CYCLE_MS, own=INTERVAL_MS
+    )
+    return sql.SQL(
+        "CASE WHEN count({e}) = 0 THEN NULL ELSE array_agg({e} ORDER BY m.ts) END"
+    ).format(e=element)
+
+
+def unpacked(name: str, sqltype: str, rows: str) -> sql.Composable:
+    """Column ``name`` of history row ``rows`` with every sample spelled out.
+
+    A NULL array stays NULL (``unnest`` pads it with NULLs).
+    """
+    return _unpacked(name, sqltype, rows, same=True, nulls=False)
+
+
+def _unpacked(
+    name: str, sqltype: str, rows: str, same: bool, nulls: bool
+) -> sql.Composable:
+    fmt = {
+        "c": sql.Identifier(rows, name),
+        "t": sql.SQL(sqltype),
+        "n": sql.SQL("cardinality({})").format(sql.Identifier(rows, "at_ms")),
+    }
+    text = "CASE "
+    text += "WHEN {c} IS NULL THEN array_fill(NULL::{t}, ARRAY[{n}]) " if nulls else ""
+    text += (
+        "WHEN cardinality({c}) < {n} THEN array_fill(coalesce({c}[1], 0::{t}), "
+        "ARRAY[{n}]) " if same else ""
+    )  # fmt: skip
+    return sql.SQL(text + "ELSE {c} END").format(**fmt)
+
+
+def _appended(name: str, sqltype: str, same: bool) -> sql.Composable:
+    """A packed column after appending ``excluded``'s samples to ``h``'s."""
+    return sql.SQL(
+        "{c} = CASE WHEN h.{c} IS NULL AND excluded.{c} IS NULL THEN NULL "
+        "ELSE {h} || {e} END"
+    ).format(
+        c=sql.Identifier(name),
+        h=_unpacked(name, sqltype, "h", same, nulls=True),
+        e=_unpacked(name, sqltype, "excluded", same, nulls=True),
+    )
 
 
 def _history_insert(kind: Kind) -> sql.Composable:
-    elements: list[sql.Composable] = [AT_MS, INTERVAL_MS]
+    elements: list[sql.Composable] = [
+        sql.SQL("array_agg({} ORDER BY m.ts)").format(AT_MS),
+        _intervals(kind),
+    ]
     elements += [
-        sql.SQL("{}::{}").format(sql.Identifier(c.name), sql.SQL(c.packed_type))
+        _packed_array(
+            sql.SQL("m.{}::{}").format(sql.Identifier(c.name), sql.SQL(c.packed_type)),
+            c.packed_type,
+        )
         for c in kind.columns
     ]
-    arrays = sql.SQL(", ").join(
-        sql.SQL("array_agg({} ORDER BY ts)").format(e) for e in elements
-    )
-    appended = sql.SQL(", ").join(
-        sql.SQL("{0} = h.{0} || excluded.{0}").format(sql.Identifier(n))
-        for n in (*PACKED, *kind.value_names)
-    )
+    appended: list[sql.Composable] = [
+        sql.SQL("at_ms = h.at_ms || excluded.at_ms"),
+        _appended("interval_ms", "int", same=False),
+    ]
+    appended += [_appended(c.name, c.packed_type, same=True) for c in kind.columns]
+    keys = sql.SQL(", ").join(sql.Identifier("m", n) for n in kind.key_names)
     return sql.SQL(
         "INSERT INTO {table} AS h (target_id, hour, {keys}, {packed}, {cols}) "
-        "SELECT target_id, {hour}, {keys}, {arrays} FROM moved "
-        "GROUP BY target_id, {hour}, {keys} "
+        "SELECT m.target_id, {hour}, {mkeys}, {arrays} FROM moved m{cycles} "
+        "GROUP BY m.target_id, {hour}, {mkeys} "
         "ON CONFLICT (target_id, {keys}, hour) DO UPDATE SET {appended}"
     ).format(
         table=_table(kind.history), keys=_ids(kind.key_names), packed=_ids(PACKED),
-        cols=_ids(kind.value_names), hour=HOUR, arrays=arrays, appended=appended,
+        cols=_ids(kind.value_names), hour=HOUR, mkeys=keys,
+        arrays=sql.SQL(", ").join(elements),
+        cycles=CYCLES if kind.cycle_interval else sql.SQL(""),
+        appended=sql.SQL(", ").join(appended),
     )  # fmt: skip
 
 
@@ -78,7 +154,7 @@ def _rollup_insert(kind: Kind) -> sql.Composable:
     return sql.SQL(
         "INSERT INTO {table} AS h (target_id, hour, {keys}, samples, interval_s, "
         "{cols}) SELECT target_id, {hour}, {keys}, count(*), sum(interval_s), "
-        "{aggregates} FROM moved GROUP BY target_id, {hour}, {keys} "
+        "{aggregates} FROM moved m GROUP BY target_id, {hour}, {keys} "
         "ON CONFLICT (target_id, {keys}, hour) DO UPDATE SET {combined}"
     ).format(
         table=_table(kind.hourly), keys=_ids(kind.key_names),

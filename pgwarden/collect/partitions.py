@@ -2,8 +2,9 @@
 
 Raw samples (``*_history``) are partitioned by UTC day and kept
 ``collect.raw_retention_days``; roll-ups (``*_hourly``), cycles, gaps and statement
-totals by UTC month, kept ``collect.rollup_retention_days``. Retention detaches
-and drops whole partitions; rows are never deleted.
+totals by UTC month, kept ``collect.rollup_retention_days`` (cycles at least as
+long as raw samples: packed statement samples take their interval from them).
+Retention detaches and drops whole partitions; rows are never deleted.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ WHERE n.nspname = %s AND p.relname = ANY(%s)
 class Policy:
     table: str
     unit: Unit
-    retention: Literal["raw", "rollup"]
+    #: "longest": the longer of both (packed statement samples read their
+    #: interval from ``collect_cycle``)
+    retention: Literal["raw", "rollup", "longest"]
     #: keep compressing the packed arrays inline down to 128 bytes a row (the
     #: default stops at 2 kB, leaving most arrays uncompressed); see kinds
     packed: bool = False
@@ -53,7 +56,7 @@ PACKED_OPTIONS = sql.SQL(" WITH (toast_tuple_target = 128)")
 POLICIES = (
     *(Policy(k.history, "day", "raw", packed=True) for k in KINDS.values()),
     *(Policy(k.hourly, "month", "rollup") for k in KINDS.values()),
-    Policy("collect_cycle", "month", "rollup"),
+    Policy("collect_cycle", "month", "longest"),
     Policy("collect_gap", "month", "rollup"),
     Policy("statement_total", "month", "rollup"),
 )
@@ -144,11 +147,11 @@ def expired(
     policy: Policy, names: set[str], now: datetime, settings: CollectSettings
 ) -> list[str]:
     """Partitions of ``policy`` wholly older than its retention."""
-    days = (
-        settings.raw_retention_days
-        if policy.retention == "raw"
-        else settings.rollup_retention_days
-    )
+    days = {
+        "raw": settings.raw_retention_days,
+        "rollup": settings.rollup_retention_days,
+        "longest": max(settings.raw_retention_days, settings.rollup_retention_days),
+    }[policy.retention]
     cutoff = now - timedelta(days=days)
     old = []
     for name in sorted(names):

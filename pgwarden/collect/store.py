@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -28,6 +28,8 @@ from pgwarden.collect.totals import Total, own_keys
 from pgwarden.errors import PgwardenError
 
 SCHEMA = "pgwarden"
+#: the smallest step past a cycle's ``ts``: windows end with that cycle included
+TICK = timedelta(microseconds=1)
 #: first key of the per-target advisory lock ("pgwd")
 LOCK_CLASS = int.from_bytes(b"pgwd", "big") - 2**31
 
@@ -179,6 +181,16 @@ def save_totals(
     if params:
         with conn.cursor() as cur:
             cur.executemany(_q("insert_total"), params)
+
+
+def save_window(
+    conn: psycopg.Connection[Any], target_id: int, ts: datetime, window: timedelta
+) -> None:
+    """Replace the target's statements of the window ending with the cycle at ``ts``."""
+    params = {"target_id": target_id, "ts": ts, "since": ts - window,
+              "until": ts + TICK}  # fmt: skip
+    conn.execute(_q("delete_window"), params)
+    conn.execute(_q("save_window"), params)
 
 
 def save_texts(

@@ -5,6 +5,11 @@ reading those sums from ``statement_total`` spares unpacking the arrays of every
 statement. Only top-level statements count (nested ones are inside their caller's
 time). pgwarden's own statements (:func:`pgwarden.observe.own.is_own`, decided by
 their text when collected) are summed apart, so readers can leave them out.
+
+Each cycle also replaces the target's ``statement_window``: the top-level
+statements of the last :data:`~pgwarden.collect.kinds.WINDOW` of history summed
+per database and statement, from which the slowest statements are ranked
+without unpacking the arrays of the hour before.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from psycopg import sql
 from pgwarden import pg, repository
 from pgwarden.config import Settings
 from pgwarden.demo import data
-from pgwarden.demo.services import CollectorThread, DashboardThread, stop_all
+from pgwarden.demo.services import DashboardThread, WorkerThread, stop_all
 from pgwarden.demo.workload import WorkloadStats, run_light_workload
 from pgwarden.embedded import EmbeddedServer, free_port, port_free
 from pgwarden.errors import PgwardenError
@@ -64,7 +64,7 @@ def run_demo(options: DemoOptions, say: Say, show: Say) -> WorkloadStats:
 def _run_services(
     dsn: str, options: DemoOptions, log_dir: Path, say: Say, show: Say
 ) -> WorkloadStats:
-    """Collector, dashboard and workload until Ctrl-C or the duration."""
+    """Worker, dashboard and workload until Ctrl-C or the duration."""
     settings = options.settings
     token_secret = settings.dashboard.admin_token
     token = (
@@ -76,21 +76,21 @@ def _run_services(
         say(f"port {port} is busy; the dashboard uses another one")
     if not port or not port_free(port):
         port = free_port()
-    collector = CollectorThread(dsn, settings, options.collect_interval, log_dir)
+    worker = WorkerThread(dsn, settings, options.collect_interval, log_dir)
     dashboard = DashboardThread(dsn, settings, host, port, token)
     try:
-        collector.start()
+        worker.start()
         dashboard.start()
         if not dashboard.wait_started():
             raise PgwardenError(f"the dashboard could not listen on {host}:{port}")
         show(f"Dashboard: http://{host}:{port}/")
         show(f"Admin token: {token}")
-        show("Collector and workload running; press Ctrl-C to stop.")
+        show("Worker and workload running; press Ctrl-C to stop.")
         stats = asyncio.run(_workload(dsn, options))
-        say(f"workload: {stats}; {collector.cycles} collection cycles")
+        say(f"workload: {stats}; {worker.cycles} collection cycles")
         return stats
     finally:
-        stop_all(dashboard, collector)
+        stop_all(dashboard, worker)
 
 
 def ensure_database(server: EmbeddedServer, dbname: str) -> str:

@@ -1,4 +1,4 @@
-"""The demo's background services: the collector and the dashboard, in threads."""
+"""The demo's background services: the worker and the dashboard, in threads."""
 
 from __future__ import annotations
 
@@ -6,84 +6,96 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pgwarden import pg
-from pgwarden.alerts.periodic import PeriodicEvaluation
+from pgwarden.collect.loop import CollectionLoop
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
-
-if TYPE_CHECKING:
-    from pgwarden.collect import Collector
-    from pgwarden.slowlog.capture import SlowCapture
 
 logger = logging.getLogger(__name__)
 
 
-class CollectorThread(threading.Thread):
-    """Collection cycles every ``interval`` seconds until stopped.
+class WorkerThread(threading.Thread):
+    """The background job worker (:mod:`pgwarden.jobs`) of the demo, in-process.
 
-    Each cycle also reads the server log's new slow statements (``log_dir``) and,
-    about once an hour, applies the slow query log's retention; pg_stat_activity is
-    sampled every ``slow_queries.sample_interval_seconds`` in between. After a cycle
-    the alert rules are evaluated every ``alerts.evaluate_interval_seconds``; firing
-    alerts go to the configured channels, or to stderr without any.
+    It runs what ``pgwarden worker`` runs: collection leases (a cycle every
+    ``interval`` seconds, activity samples in between), alert evaluation, retention,
+    maintenance and reports. Job lines are logged at INFO; failures and
+    notifications at WARNING.
+    """
+
+    def __init__(
+        self, dsn: str, settings: Settings, interval: float, log_dir: Path | None
+    ) -> None:
+        super().__init__(name="pgwarden-worker", daemon=True)
+        from pgwarden.jobs import WorkerContext, WorkerOptions, WorkerRun
+
+        self.context = WorkerContext(
+            settings=settings, repository_dsn=dsn, targets={pg.describe(dsn): dsn},
+            say=lambda line: logger.info("%s", line),
+            warn=lambda line: logger.warning("%s", line),
+            log_dir=log_dir, collect_interval=interval,
+        )  # fmt: skip
+        self.run_ = WorkerRun(self.context, WorkerOptions())
+        self.error: PgwardenError | None = None
+
+    @property
+    def cycles(self) -> int:
+        return self.context.cycles
+
+    def run(self) -> None:
+        try:
+            self.run_.run()
+        except PgwardenError as exc:
+            self.error = exc
+            logger.warning("the worker stopped: %s", exc)
+
+    def stop(self) -> None:
+        self.run_.stop()
+        self.join(timeout=30)
+
+
+class CollectorThread(threading.Thread):
+    """The shared collection loop in a thread, without the job queue.
+
+    Cycles every ``interval`` seconds, activity samples in between, the alert rules
+    after a cycle when due; lines are logged (routine at INFO, the rest at WARNING).
     """
 
     def __init__(
         self, dsn: str, settings: Settings, interval: float, log_dir: Path | None
     ) -> None:
         super().__init__(name="pgwarden-collector", daemon=True)
-        self.dsn, self.settings, self.interval = dsn, settings, interval
-        self.log_dir = log_dir
-        self.alerts = PeriodicEvaluation(
-            settings, pg.describe(dsn), report=lambda line: logger.warning("%s", line)
-        )
-        self.cycles = 0
-        self.failures = 0
-        self.samples = 0
+        self.interval = interval
+        self.loop = CollectionLoop(
+            dsn, dsn, pg.describe(dsn), settings,
+            report=lambda line: logger.warning("%s", line),
+            progress=lambda line: logger.info("%s", line),
+            log_dir=log_dir,
+        )  # fmt: skip
+        assert self.loop.alerts is not None
+        self.alerts = self.loop.alerts
         self._stop_event = threading.Event()
 
+    @property
+    def cycles(self) -> int:
+        return self.loop.cycles
+
+    @property
+    def samples(self) -> int:
+        return self.loop.samples
+
+    @property
+    def failures(self) -> int:
+        return self.loop.failures
+
     def run(self) -> None:
-        from pgwarden.collect import Collector
-        from pgwarden.slowlog.capture import SlowCapture
-        from pgwarden.slowlog.schedule import Periodic, Scheduler
-
-        name = pg.describe(self.dsn)
-        slow = SlowCapture(self.settings.slow_queries, name, self.log_dir)
-        with Collector(
-            self.dsn, self.dsn, name, settings=self.settings.collect
-        ) as collector:
-            tasks = [
-                Periodic(
-                    "collect", self.interval, lambda: self._cycle(collector, slow)
-                ),
-                Periodic(
-                    "sample",
-                    self.settings.slow_queries.sample_interval_seconds,
-                    lambda: self._sample(collector, slow),
-                ),
-            ]
-            Scheduler(tasks, sleep=self._stop_event.wait).run(
-                stopped=self._stop_event.is_set
+        with self.loop:
+            self.loop.run(
+                self.interval,
+                stopped=self._stop_event.is_set,
+                sleep=self._stop_event.wait,
             )
-
-    def _cycle(self, collector: Collector, slow: SlowCapture) -> None:
-        try:
-            collector.cycle()
-        except PgwardenError as exc:
-            self.failures += 1
-            logger.warning("%s", exc)
-            return
-        self.cycles += 1
-        summary = slow.after_cycle(collector.repository).summary()
-        if summary:
-            logger.info("%s", summary)
-        self.alerts.after_cycle(collector.repository, collector.target)
-
-    def _sample(self, collector: Collector, slow: SlowCapture) -> None:
-        slow.sample(collector.target, collector.repository)
-        self.samples += 1
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -119,7 +131,9 @@ class DashboardThread(threading.Thread):
         self.join(timeout=15)
 
 
-def stop_all(*services: CollectorThread | DashboardThread | None) -> None:
+def stop_all(
+    *services: WorkerThread | CollectorThread | DashboardThread | None,
+) -> None:
     for service in services:
         if service is not None:
             service.stop()

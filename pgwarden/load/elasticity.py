@@ -1,27 +1,31 @@
-"""Elasticity: the same load at several pool sizes and cache sizes.
+"""Elasticity: the same load at several pool sizes, cache sizes, and with a replica.
 
 The pool sweep holds users fixed and varies the application's pool; the throughput
 curve gets a Universal Scalability Law fit and a recommended size (the smallest
 that reaches 95 % of the best throughput measured, and no more than the fitted
-peak N*). The cache sweep varies the application's LRU cache. Both end in
-playbook lines with the thresholds of ``elasticity.scale_pool_pct`` and
-``elasticity.scale_cache_hit_pct``.
+peak N*). The cache sweep varies the application's LRU cache, the
+``shared_buffers`` sweep the database's (:mod:`pgwarden.load.buffers`), and the
+replica step routes read-only actions to a standby
+(:mod:`pgwarden.load.readreplica`). Each ends in playbook lines with the thresholds
+of ``elasticity.scale_pool_pct`` and ``elasticity.scale_cache_hit_pct``, gathered
+by :func:`run_elasticity` into one playbook section (:mod:`pgwarden.load.playbook`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from pgwarden.errors import ConfigurationError
 from pgwarden.load.engine import LoadSpec
 from pgwarden.load.report import build_report
 from pgwarden.load.run import run_load
 from pgwarden.load.usl import fit
 
 GOOD_ENOUGH = 0.95
-StepDone = Callable[[str, int, dict[str, Any]], None]
+StepDone = Callable[[str, Any, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,82 @@ class Step:
             report["app_cache"]["hit_ratio"],
             report["server"]["cache_hit_ratio"],
         )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which steps to run; an empty size list leaves its sweep out."""
+
+    pool_sizes: Sequence[int] = ()
+    cache_sizes: Sequence[int] = ()
+    buffer_sizes: Sequence[str] = ()
+    replica: bool = False
+    replica_dsn: str | None = None
+    scale_pool_pct: float = 70.0
+    scale_cache_hit_pct: float = 50.0
+    read_only: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def with_replica(self) -> bool:
+        return self.replica or self.replica_dsn is not None
+
+
+def check_plan(spec: LoadSpec, plan: Plan, target: str) -> None:
+    """Refuse a step the target cannot take before any sweep runs."""
+    from pgwarden.load.buffers import check_sweep
+    from pgwarden.load.readreplica import check_standby, primary_server
+
+    if plan.replica and plan.replica_dsn:
+        raise ConfigurationError("give --replica or --replica-dsn, not both")
+    if plan.with_replica and not plan.read_only:
+        raise ConfigurationError(
+            f"--replica: scenario {spec.scenario.value!r} has no read-only actions "
+            "to route to a replica"
+        )
+    if plan.buffer_sizes:
+        check_sweep(spec, plan.buffer_sizes, target)
+    if plan.replica_dsn:
+        check_standby(plan.replica_dsn)
+    elif plan.replica:
+        primary_server(spec.dsn)
+
+
+def run_elasticity(
+    spec: LoadSpec, plan: Plan, target: str, done: StepDone | None = None
+) -> dict[str, Any]:
+    """Every step of ``plan`` in order, then the playbook section."""
+    from pgwarden.load.buffers import analyse_buffers, sweep_shared_buffers
+    from pgwarden.load.playbook import build_playbook
+
+    result: dict[str, Any] = {"target": target, "users": spec.users}
+    best = spec
+    if plan.pool_sizes:
+        steps = sweep(spec, "pool", plan.pool_sizes, target, done)
+        result["pool"] = analyse_pool(steps, plan.scale_pool_pct)
+        best = replace(spec, pool_size=result["pool"]["recommended_pool_size"])
+    if plan.cache_sizes:
+        steps = sweep(best, "cache", plan.cache_sizes, target, done)
+        result["cache"] = analyse_cache(steps, plan.scale_cache_hit_pct)
+    if plan.buffer_sizes:
+        swept = sweep_shared_buffers(best, plan.buffer_sizes, target, done)
+        result["shared_buffers"] = analyse_buffers(swept, plan.scale_cache_hit_pct)
+    if plan.with_replica:
+        result["replica"] = _replica_step(best, plan, target, done)
+    result["playbook"] = build_playbook(
+        result, plan.scale_pool_pct, plan.scale_cache_hit_pct, best.cache_size
+    )
+    return result
+
+
+def _replica_step(
+    spec: LoadSpec, plan: Plan, target: str, done: StepDone | None
+) -> dict[str, Any]:
+    from pgwarden.load.readreplica import compare_replica, embedded_standby
+
+    if plan.replica_dsn:
+        return compare_replica(spec, plan.replica_dsn, plan.read_only, target, done)
+    with embedded_standby(spec.dsn) as standby:
+        return compare_replica(spec, standby, plan.read_only, target, done)
 
 
 def sizes_between(low: int, high: int, step: int) -> list[int]:

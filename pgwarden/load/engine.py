@@ -7,7 +7,8 @@ virtual users. In the **closed model** each user runs an action, thinks
 arrive on a Poisson schedule at ``rate`` per second and ``users`` is the number of
 concurrent clients draining that schedule; latency runs from the scheduled start.
 Users start evenly over ``ramp_up_s`` (the open model ramps its rate instead) and
-outcomes before ``warmup_s`` are not counted.
+outcomes before ``warmup_s`` are not counted. With ``replica_dsn`` the worker opens
+a second pool on the read replica and the scenario's read-only actions run there.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class LoadSpec:
     seed: int | None = None
     drain_s: float = 30.0
     allowed_targets: tuple[str, ...] = ()
+    replica_dsn: str | None = None
+    replica_pool_size: int | None = None
 
     @property
     def model(self) -> Model:
@@ -67,10 +70,12 @@ class LoadSpec:
 
         rate = None if self.rate is None else self.rate / n
         seed = None if self.seed is None else self.seed * 1000 + index
+        replica = self.replica_pool_size
         return replace(
             self,
             users=part(self.users),
             pool_size=part(self.pool_size),
+            replica_pool_size=None if replica is None else part(replica),
             rate=rate,
             seed=seed,
         )
@@ -120,25 +125,40 @@ async def run_worker(spec: LoadSpec, index: int, coord: Coordinator) -> WorkerRe
     options = f"-c statement_timeout={spec.statement_timeout_ms}"
     kwargs: dict[str, Any] = {"application_name": APPLICATION_NAME, "options": options}
     kwargs["autocommit"] = scenario.autocommit
-    pool = MeteredPool(
-        spec.dsn,
-        spec.pool_size,
-        timeout=spec.pool_timeout_s,
-        kwargs=kwargs,
-        name=f"{APPLICATION_NAME}-{index}",
-        reconnect_timeout=10,
-    )
-    await pool.open(wait=True, timeout=60)
+    pool = _pool(spec.dsn, spec.pool_size, spec, kwargs, f"{index}")
+    replica = None
+    if spec.replica_dsn is not None and scenario.read_only:
+        size = spec.replica_pool_size or spec.pool_size
+        replica = _pool(spec.replica_dsn, size, spec, kwargs, f"replica-{index}")
     try:
+        for opened in (pool, replica):
+            if opened is not None:
+                await opened.open(wait=True, timeout=60)
         cache: LRUCache[Any] = LRUCache(spec.cache_size)
-        runner = await scenario.bind(pool, cache)
+        runner = await scenario.bind(pool, cache, replica)
         think = spec.think_ms if spec.think_ms is not None else scenario.think_ms
         clock = _Clock.from_wall(await coord.ready(), spec)
         users = _Users(spec, index, runner, pool, clock, (think or 0.0) / 1000)
         users.weights = dict(scenario.weights)
+        users.replica = replica
         return await users.run(cache, coord)
     finally:
-        await pool.close()
+        for opened in (pool, replica):
+            if opened is not None:
+                await opened.close()
+
+
+def _pool(
+    dsn: str, size: int, spec: LoadSpec, kwargs: dict[str, Any], name: str
+) -> MeteredPool:
+    return MeteredPool(
+        dsn,
+        size,
+        timeout=spec.pool_timeout_s,
+        kwargs=kwargs,
+        name=f"{APPLICATION_NAME}-{name}",
+        reconnect_timeout=10,
+    )
 
 
 class _Users:
@@ -156,6 +176,7 @@ class _Users:
         self.rng = random.Random(spec.seed)
         self.recorder = Recorder(clock.window_start, clock.window_end)
         self.weights: dict[str, float] = {}
+        self.replica: MeteredPool | None = None
         self._next_arrival = clock.start
 
     async def run(self, cache: LRUCache[Any], coord: Coordinator) -> WorkerResult:
@@ -165,7 +186,7 @@ class _Users:
         ticker = asyncio.create_task(self._ticker(coord))
         try:
             await asyncio.gather(*tasks)
-            busy, hits, misses = await window
+            busy, hits, misses, replica_busy = await window
         finally:
             for task in (*tasks, window, ticker):
                 task.cancel()
@@ -176,7 +197,8 @@ class _Users:
             busy,
             self.pool.peak_waiting,
         )
-        return self.recorder.result(pool, (stats.capacity, hits, misses))
+        replica = (self.replica.size if self.replica else 0, replica_busy)
+        return self.recorder.result(pool, (stats.capacity, hits, misses), replica)
 
     # -- users -------------------------------------------------------------------
     async def _closed_user(self, user: int) -> None:
@@ -234,14 +256,21 @@ class _Users:
             action_pool_wait.reset(token)
 
     # -- measurement -------------------------------------------------------------
-    async def _window(self, cache: LRUCache[Any]) -> tuple[float, int, int]:
-        """Pool busy time and cache hits/misses between window start and end."""
+    async def _window(self, cache: LRUCache[Any]) -> tuple[float, int, int, float]:
+        """Pool busy times and cache hits/misses between window start and end."""
         await _sleep_until(self.clock.window_start)
         self.pool.recording = True
         busy0, before = self.pool.busy_seconds(), cache.stats()
+        replica0 = self.replica.busy_seconds() if self.replica else 0.0
         await _sleep_until(self.clock.window_end)
         busy1, after = self.pool.busy_seconds(), cache.stats()
-        return busy1 - busy0, after.hits - before.hits, after.misses - before.misses
+        replica1 = self.replica.busy_seconds() if self.replica else 0.0
+        return (
+            busy1 - busy0,
+            after.hits - before.hits,
+            after.misses - before.misses,
+            replica1 - replica0,
+        )
 
     async def _ticker(self, coord: Coordinator) -> None:
         clock = self.clock

@@ -44,6 +44,7 @@ class WorkerResult:
     cache: tuple[int, int, int]  # capacity, hits, misses
     seconds: list[tuple[int, int, bytes, float]]
     dropped: int
+    replica_pool: tuple[int, float] = (0, 0.0)  # size, busy connection-seconds
 
 
 class Recorder:
@@ -101,6 +102,7 @@ class Recorder:
         self,
         pool: tuple[bytes, int, float, int],
         cache: tuple[int, int, int],
+        replica_pool: tuple[int, float] = (0, 0.0),
     ) -> WorkerResult:
         wait, size, busy, max_waiting = pool
         return WorkerResult(
@@ -120,4 +122,5 @@ class Recorder:
                 for s in self.seconds
             ],
             dropped=self.dropped,
+            replica_pool=replica_pool,
         )

@@ -2,7 +2,8 @@
 
 Top-level keys of schema ``pgwarden.load/1``: ``schema, scenario, model, target,
 started_at, settings, overall, service_time, throughput_per_s, errors, actions,
-pool, app_cache, server, bottleneck, timeline, dropped``. Latencies are in
+pool, app_cache, server, bottleneck, timeline, dropped, replica`` (``replica`` is
+null unless read-only actions ran on a read replica). Latencies are in
 milliseconds; shares and ratios are 0..1. Errors are counted apart, not in the
 latency histograms.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from pgwarden import pg
 from pgwarden.load.bottleneck import Facts, analyse
 from pgwarden.load.histogram import Histogram
 from pgwarden.load.outcome import ERROR_CLASSES
@@ -49,6 +51,7 @@ def build_report(run: LoadRun, target: str) -> dict[str, Any]:
         "bottleneck": analyse(facts(run)),
         "timeline": _timeline(run),
         "dropped": run.dropped,
+        "replica": _replica(run),
     }
 
 
@@ -132,6 +135,19 @@ def _pool(run: LoadRun) -> dict[str, Any]:
         "wait": asdict(run.pool_wait.summary()),
         "wait_share_of_latency": _wait_share(run),
         "max_waiting": run.pool_max_waiting,
+    }
+
+
+def _replica(run: LoadRun) -> dict[str, Any] | None:
+    spec = run.spec
+    if spec.replica_dsn is None or run.replica_server is None:
+        return None
+    capacity = run.replica_pool_size * spec.duration_s
+    busy = round(min(run.replica_pool_busy_s / capacity, 1.0), 4) if capacity else 0.0
+    return {
+        "target": pg.describe(spec.replica_dsn),
+        "pool": {"size": run.replica_pool_size, "utilisation": busy},
+        "server": run.replica_server.as_dict(),
     }
 
 

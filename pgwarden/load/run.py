@@ -4,6 +4,8 @@ With ``workers == 1`` the virtual users run on this process's event loop. With m
 each worker is a spawned process — one application instance with its share of the
 users, the rate and the pool — and the histograms they send back are added
 together, so percentiles are those of the whole run, not averages of percentiles.
+With a read replica (``spec.replica_dsn``) the replica is watched like the primary,
+and it must be in recovery: a standby, not a second primary.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class LoadRun:
     seconds: list[SecondTotals] = field(default_factory=list)
     dropped: int = 0
     server: ServerObservation = field(default_factory=ServerObservation)
+    replica_pool_size: int = 0
+    replica_pool_busy_s: float = 0.0
+    replica_server: ServerObservation | None = None
 
     def add(self, part: WorkerResult) -> None:
         self.overall.add(Histogram.decode(part.overall))
@@ -89,6 +94,8 @@ class LoadRun:
         self.cache_hits += hits
         self.cache_misses += misses
         self.dropped += part.dropped
+        self.replica_pool_size += part.replica_pool[0]
+        self.replica_pool_busy_s += part.replica_pool[1]
         for i, (count, errors, data, busy) in enumerate(part.seconds):
             while len(self.seconds) <= i:
                 self.seconds.append(SecondTotals())
@@ -107,22 +114,30 @@ def run_load(spec: LoadSpec, progress: Progress | None = None) -> LoadRun:
 async def run_load_async(spec: LoadSpec, progress: Progress | None = None) -> LoadRun:
     scenario = spec.scenario.resolve()
     run = LoadRun(spec, scenario.name, datetime.now(UTC))
-    watch = ServerWatch(spec.dsn, is_loopback(spec.dsn))
-    await asyncio.to_thread(watch.open)
+    watches = [ServerWatch(spec.dsn, is_loopback(spec.dsn))]
+    if spec.replica_dsn is not None:
+        watches.append(ServerWatch(spec.replica_dsn, is_loopback(spec.replica_dsn)))
     try:
-        await asyncio.to_thread(preflight, watch, spec, scenario.name == REFERENCE)
+        for watch in watches:
+            await asyncio.to_thread(watch.open)
+        await asyncio.to_thread(preflight, watches[0], spec, scenario.name == REFERENCE)
+        if len(watches) > 1:
+            await asyncio.to_thread(check_replica, watches[1], spec)
         workers = _Local(spec) if spec.workers == 1 else _Processes(spec)
         async with workers:
             await workers.wait_ready()
             start_wall = time.time() + START_DELAY_S
             workers.go(start_wall)
-            sampler = asyncio.create_task(_watch(watch, spec, start_wall))
+            sampler = asyncio.create_task(_watch(watches, spec, start_wall))
             ticks: dict[int, Tick] = {}
             for part in await workers.results(ticks, progress):
                 run.add(part)
-            run.server = await sampler
+            observed = await sampler
+            run.server = observed[0]
+            run.replica_server = observed[1] if len(observed) > 1 else None
     finally:
-        await asyncio.to_thread(watch.close)
+        for watch in watches:
+            await asyncio.to_thread(watch.close)
     return run
 
 
@@ -137,16 +152,33 @@ def preflight(watch: ServerWatch, spec: LoadSpec, needs_reference: bool) -> None
         )
 
 
-async def _watch(watch: ServerWatch, spec: LoadSpec, start_wall: float) -> Any:
+def check_replica(watch: ServerWatch, spec: LoadSpec) -> None:
+    """Refuse a replica DSN that is not a standby (it would take writes)."""
+    assert watch.conn is not None and spec.replica_dsn is not None
+    row = pg.fetch_one(watch.conn, pg.query("load", "in_recovery")) or {}
+    if not row.get("in_recovery"):
+        raise ReplicaRefused(
+            f"--replica-dsn: {pg.describe(spec.replica_dsn)} is not in recovery, so "
+            "it is not a read replica; give the DSN of a streaming standby"
+        )
+
+
+class ReplicaRefused(TargetError):
+    """The read replica is not a standby."""
+
+
+async def _watch(
+    watches: list[ServerWatch], spec: LoadSpec, start_wall: float
+) -> list[ServerObservation]:
     window_start = start_wall + spec.warmup
     await asyncio.sleep(max(0.0, window_start - time.time()))
-    await asyncio.to_thread(watch.begin)
+    await asyncio.gather(*(asyncio.to_thread(w.begin) for w in watches))
     window_end = window_start + spec.duration_s
     while time.time() + SAMPLE_INTERVAL_S < window_end:
         await asyncio.sleep(SAMPLE_INTERVAL_S)
-        await asyncio.to_thread(watch.sample)
+        await asyncio.gather(*(asyncio.to_thread(w.sample) for w in watches))
     await asyncio.sleep(max(0.0, window_end - time.time()))
-    return await asyncio.to_thread(watch.end)
+    return list(await asyncio.gather(*(asyncio.to_thread(w.end) for w in watches)))
 
 
 # -- workers in this process -----------------------------------------------------

@@ -3,13 +3,18 @@
 A scenario is named by :class:`ScenarioRef` (picklable, so worker processes can
 rebuild it): the built-in ``reference`` scenario runs the reference application's
 own code (:class:`~pgwarden.demo.app.ReferenceApp`) with its action mix and
-Zipf-skewed tenants; a ``.toml`` file is a scenario of weighted SQL
-(:mod:`pgwarden.load.sqlfile`).
+Zipf-skewed tenants; a ``.toml``, ``.yaml`` or ``.yml`` file is a scenario of
+weighted SQL (:mod:`pgwarden.load.sqlfile`); a ``.py`` file or a dotted module name
+is a Python module of weighted actions (:mod:`pgwarden.load.pymodule`).
+
+Binding a scenario gives it the application's pool and, when a read replica is in
+use, a second pool on the replica: actions in :attr:`Scenario.read_only` run there.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ from pgwarden.demo.workload import ACTION_MIX, run_action
 from pgwarden.errors import ConfigurationError
 
 REFERENCE = "reference"
+SQL_SUFFIXES = (".toml", ".yaml", ".yml")
+_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 REFERENCE_READ_ONLY = frozenset(
     {
         "list_assessments",
@@ -63,13 +70,17 @@ class Scenario(Protocol):
         """Each statement its own transaction (SQL files) or the app's own."""
 
     async def bind(
-        self, pool: AsyncConnectionPool[Any], cache: LRUCache[Any]
-    ) -> Runner: ...
+        self,
+        pool: AsyncConnectionPool[Any],
+        cache: LRUCache[Any],
+        read_pool: AsyncConnectionPool[Any] | None = None,
+    ) -> Runner:
+        """A runner on ``pool``; read-only actions on ``read_pool`` when given."""
 
 
 @dataclass(frozen=True)
 class ScenarioRef:
-    """``reference`` or the path of a scenario file."""
+    """``reference``, a scenario file, or a Python module (file or dotted name)."""
 
     value: str
 
@@ -81,13 +92,18 @@ class ScenarioRef:
         if self.is_reference:
             return ReferenceScenario()
         path = Path(self.value)
-        if path.suffix != ".toml":
-            raise ScenarioError(
-                f"--scenario: {self.value!r} is neither 'reference' nor a .toml file"
-            )
-        from pgwarden.load.sqlfile import read_scenario
+        if path.suffix in SQL_SUFFIXES:
+            from pgwarden.load.sqlfile import read_scenario
 
-        return read_scenario(path)
+            return read_scenario(path)
+        if path.suffix == ".py" or _MODULE_NAME.match(self.value):
+            from pgwarden.load.pymodule import read_module
+
+            return read_module(self.value)
+        raise ScenarioError(
+            f"--scenario: {self.value!r} is not 'reference', a .toml/.yaml file, "
+            "a .py file or a module name"
+        )
 
 
 class ReferenceScenario:
@@ -101,16 +117,23 @@ class ReferenceScenario:
     autocommit = False
 
     async def bind(
-        self, pool: AsyncConnectionPool[Any], cache: LRUCache[Any]
+        self,
+        pool: AsyncConnectionPool[Any],
+        cache: LRUCache[Any],
+        read_pool: AsyncConnectionPool[Any] | None = None,
     ) -> Runner:
         context = await fetch_context(pool)
-        return _ReferenceRunner(ReferenceApp(pool, cache), context)
+        app = ReferenceApp(pool, cache)
+        reader = app if read_pool is None else ReferenceApp(read_pool, cache)
+        return _ReferenceRunner(app, reader, context)
 
 
 @dataclass(frozen=True)
 class _ReferenceRunner:
     app: ReferenceApp
+    reader: ReferenceApp
     context: WorkloadContext
 
     async def run(self, action: str, rng: random.Random) -> None:
-        await run_action(self.app, self.context, rng, action)
+        app = self.reader if action in REFERENCE_READ_ONLY else self.app
+        await run_action(app, self.context, rng, action)

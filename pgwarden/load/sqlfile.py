@@ -1,4 +1,4 @@
-"""Scenarios written as TOML: weighted SQL with parameter generators.
+"""Scenarios written as TOML or YAML: weighted SQL with parameter generators.
 
 ::
 
@@ -19,7 +19,22 @@ Generators: ``int_range = [lo, hi]`` (uniform, inclusive), ``choice = [...]``
 (uniform), ``sample = "SELECT ..."`` (uniform over the query's first column) and
 ``zipf = "SELECT ..."`` (rank r drawn with weight 1/r^exponent, in the query's
 order). Queries run once, when the scenario is bound to a pool. An action is
-read-only when its statement starts with SELECT, unless ``read_only`` says otherwise.
+read-only when its statement starts with SELECT, unless ``read_only`` says otherwise;
+read-only actions run on the read replica when there is one.
+
+The same scenario in YAML (``.yaml`` or ``.yml``)::
+
+    name: catalogue
+    think_ms: 50
+    actions:
+      lookup:
+        weight: 10
+        sql: SELECT * FROM item WHERE id = %(id)s
+        params:
+          id: {int_range: [1, 10000]}
+
+Each statement is parsed when the file is read (PostgreSQL's own parser, through
+pglast), so a syntax error is reported with the action's name before a run starts.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from pglast import parser as pg_parser
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.demo.cache import LRUCache
@@ -92,7 +108,10 @@ class SqlScenario:
         return len(self.read_only) < len(self.actions)
 
     async def bind(
-        self, pool: AsyncConnectionPool[Any], cache: LRUCache[Any]
+        self,
+        pool: AsyncConnectionPool[Any],
+        cache: LRUCache[Any],
+        read_pool: AsyncConnectionPool[Any] | None = None,
     ) -> Runner:
         actions = {}
         async with pool.connection() as conn:
@@ -111,14 +130,18 @@ class SqlScenario:
                 actions[name] = SqlAction(
                     name, action.weight, action.sql, params, action.read_only
                 )
-        return _SqlRunner(pool, actions)
+        return _SqlRunner(pool, actions, read_pool)
 
 
 class _SqlRunner:
     def __init__(
-        self, pool: AsyncConnectionPool[Any], actions: Mapping[str, SqlAction]
+        self,
+        pool: AsyncConnectionPool[Any],
+        actions: Mapping[str, SqlAction],
+        read_pool: AsyncConnectionPool[Any] | None = None,
     ) -> None:
         self.pool = pool
+        self.read_pool = read_pool or pool
         self.actions = actions
         self.cumulative = {
             (name, key): _zipf_cumulative(len(gen.values), gen.exponent)
@@ -133,7 +156,8 @@ class _SqlRunner:
             key: gen.draw(rng, self.cumulative.get((action, key), ()))
             for key, gen in spec.params.items()
         }
-        async with self.pool.connection() as conn:
+        pool = self.read_pool if spec.read_only else self.pool
+        async with pool.connection() as conn:
             cur = await conn.execute(spec.sql, params)
             if cur.description is not None:
                 await cur.fetchall()
@@ -146,12 +170,33 @@ def _zipf_cumulative(n: int, exponent: float) -> list[float]:
 def read_scenario(path: Path) -> SqlScenario:
     """Parse and check a scenario file; :class:`ScenarioError` says what is wrong."""
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
+    data = _load_yaml(path, text) if path.suffix != ".toml" else _load_toml(path, text)
+    return parse_scenario(data, str(path), default_name=path.stem)
+
+
+def _load_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: malformed TOML: {exc}") from exc
-    return parse_scenario(data, str(path), default_name=path.stem)
+
+
+def _load_yaml(path: Path, text: str) -> dict[str, Any]:
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ScenarioError(f"{path}: malformed YAML{where}: {problem}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: must be a mapping with an 'actions' key")
+    return data
 
 
 def parse_scenario(
@@ -197,6 +242,7 @@ def _parse_action(where: str, name: str, spec: Any) -> SqlAction:
     missing = set(_PLACEHOLDER.findall(text)) - set(params)
     if missing:
         raise ScenarioError(f"{where}: no generator for %({sorted(missing)[0]})s")
+    check_sql(where, text)
     read_only = spec.get("read_only", text.lstrip().lower().startswith("select"))
     if not isinstance(read_only, bool):
         raise ScenarioError(f"{where}: read_only must be true or false")
@@ -210,7 +256,12 @@ def _parse_generator(where: str, spec: Any) -> Generator:
         )
     kinds = set(spec) & _GENERATORS
     extra = set(spec) - _GENERATORS - {"exponent"}
-    if len(kinds) != 1 or extra:
+    if extra:
+        raise ScenarioError(
+            f"{where}: unknown generator {sorted(extra)[0]!r}; "
+            f"use one of {', '.join(sorted(_GENERATORS))}"
+        )
+    if len(kinds) != 1:
         raise ScenarioError(
             f"{where}: needs exactly one of {', '.join(sorted(_GENERATORS))}"
         )
@@ -232,6 +283,23 @@ def _parse_generator(where: str, spec: Any) -> Generator:
     if not _is_number(exponent) or exponent <= 0:
         raise ScenarioError(f"{where}: exponent must be a number > 0")
     return Generator(kind, (), value, float(exponent))
+
+
+def check_sql(where: str, text: str) -> None:
+    """One statement PostgreSQL can parse, else :class:`ScenarioError` at ``where``."""
+    numbered: dict[str, int] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        return f"${numbered.setdefault(match.group(1), len(numbered) + 1)}"
+
+    plain = _PLACEHOLDER.sub(placeholder, text).replace("%%", "%")
+    try:
+        statements = pg_parser.parse_sql(plain)
+    except pg_parser.ParseError as exc:
+        reason = str(exc).rsplit(", at index", 1)[0]  # of the rewritten text
+        raise ScenarioError(f"{where}: SQL syntax error: {reason}") from exc
+    if len(statements) != 1:
+        raise ScenarioError(f"{where}: sql must be exactly one statement")
 
 
 def _is_number(value: Any) -> bool:

@@ -90,18 +90,19 @@ def top_queries(
     """Statements ranked by mean or total time or calls, with their share of time."""
     rows = [r for r in totals if r["calls"]]
     grand_total = sum(float(r["total_ms"] or 0) for r in rows)
-    queries = [_top_query(r, texts, slow, grand_total) for r in rows]
-    ordered = sorted(queries, key=lambda q: _rank(q, by), reverse=True)
-    return tuple(ordered[:limit])
+    ordered = sorted(rows, key=lambda r: _rank(r, by), reverse=True)
+    return tuple(_top_query(r, texts, slow, grand_total) for r in ordered[:limit])
 
 
-def _rank(query: TopQuery, by: SortKey) -> tuple[float, float, int]:
+def _rank(row: Row, by: SortKey) -> tuple[float, float, int]:
     """Descending by the chosen figure, then the other one, then lowest queryid."""
+    calls, total_ms = int(row["calls"]), float(row["total_ms"] or 0)
+    queryid = int(row["queryid"])
     if by == "mean":
-        return query.mean_ms, query.total_ms, -query.queryid
+        return total_ms / calls, total_ms, -queryid
     if by == "calls":
-        return query.calls, query.total_ms, -query.queryid
-    return query.total_ms, query.calls, -query.queryid
+        return calls, total_ms, -queryid
+    return total_ms, calls, -queryid
 
 
 def _top_query(

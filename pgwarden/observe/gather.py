@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from pgwarden import pg
 from pgwarden.collect import history
 from pgwarden.collect.history import Point
+from pgwarden.observe import hours
 
 GROUP = "observe"
 #: the smallest step past a sample's ``ts``, to read exactly one interval
@@ -43,9 +44,13 @@ def names(conn: psycopg.Connection[Any], target_id: int) -> dict[int, dict[str, 
 
 
 def texts(conn: psycopg.Connection[Any], target_id: int) -> dict[int, str]:
+    """Statement texts by queryid (the first stored one)."""
     found: dict[int, str] = {}
-    for text in history.statement_texts(conn, target_id):
-        found.setdefault(text.queryid, text.query)
+    with pg.guarded("pgwarden history (run pgwarden init and collect)"):
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(pg.query(GROUP, "texts"), {"target_id": target_id})
+            for queryid, query in cur:
+                found.setdefault(int(queryid), query)
     return found
 
 
@@ -67,6 +72,42 @@ def statement_totals(
         conn, "statement_totals", target_id=target_id, dbid=dbid, since=since,
         until=until,
     )  # fmt: skip
+
+
+def statement_window(
+    conn: psycopg.Connection[Any], target_id: int, dbid: int, ts: datetime
+) -> list[dict[str, Any]]:
+    """The collector's per-statement sums of the window ending at ``ts``, if written."""
+    return rows(conn, "statement_window", target_id=target_id, dbid=dbid, ts=ts)
+
+
+def index_totals(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    since: datetime,
+    ts: datetime,
+    cache: hours.HourCache | None = None,
+) -> dict[int, dict[str, Any]]:
+    """Scans per index from ``since`` to the interval ending at ``ts``, by relid.
+
+    Hours before the one of ``ts`` are rolled up and final: with ``cache`` their
+    sums are read once per hour.
+    """
+    params = {"target_id": target_id, "since": since}
+    end, first = hours.hour_of(ts), hours.hour_of(since)
+    first += hours.HOUR if first < since else timedelta(0)  # roll-ups from since on
+    key = ("index_hours", target_id, first)
+    found = cache.get(key, end) if cache is not None else None
+    if found is None:
+        found = rows(conn, "index_hours", target_id=target_id, since=first, until=end)
+        if cache is not None:
+            cache.put(key, end, found)
+    totals: dict[int, dict[str, Any]] = {}
+    for row in (*found, *rows(conn, "index_recent", **params, after=end)):
+        total = totals.setdefault(int(row["relid"]), {"relid": row["relid"]})
+        for name in ("scans", "tup_read", "tup_fetch"):
+            total[name] = (total.get(name) or 0) + (row[name] or 0)
+    return totals
 
 
 def interval_total(

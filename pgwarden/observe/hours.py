@@ -71,10 +71,14 @@ def by_ts(
     missing = [h for h in finished if cache.get(key, h) is None]
     if missing:
         _fill(read, missing, cache, key)
-    rows = [r for h in finished for r in cache.get(key, h) or []]
+    rows: Rows = []
+    for hour in finished:  # only an hour cut by the range needs a filter
+        found = cache.get(key, hour) or []
+        whole = since <= hour and hour + HOUR <= until
+        rows += found if whole else [r for r in found if since <= r["ts"] < until]
     rest_from = max(since, finished[-1] + HOUR) if finished else since
-    rows += read(rest_from, until) if rest_from < until else []
-    return [r for r in rows if since <= r["ts"] < until]
+    rest = read(rest_from, until) if rest_from < until else []
+    return rows + [r for r in rest if since <= r["ts"] < until]
 
 
 def _fill(

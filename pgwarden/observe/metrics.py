@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 
 from pgwarden.collect import history
+from pgwarden.collect.kinds import WINDOW
 from pgwarden.config import Settings
-from pgwarden.observe import analysis, gather, own
+from pgwarden.observe import analysis, gather, hours, own
 from pgwarden.observe.model import (
     CacheHit,
     OwnStatements,
@@ -22,7 +23,7 @@ from pgwarden.observe.model import (
 from pgwarden.slowlog.report import slow_queries_per_minute
 
 #: slowest queries are ranked over this much history
-TOP_WINDOW = timedelta(hours=1)
+TOP_WINDOW = WINDOW
 #: table growth per day is measured over at most this much history
 GROWTH_WINDOW = timedelta(days=7)
 TOP_LIMIT = 10
@@ -38,11 +39,13 @@ def performance_metrics(
     target_conn: psycopg.Connection[Any] | None = None,
     app_cache_ratio: float | None = None,
     include_own: bool = False,
+    cache: hours.HourCache | None = None,
 ) -> PerformanceMetrics:
     """Metrics of the last collected interval, or a live read when there is none.
 
     pgwarden's own statements (:mod:`pgwarden.observe.own`) are left out of the
     slowest queries, queries per second and mean latency unless ``include_own``.
+    With ``cache``, the index scans of finished hours are read once.
     """
     empty = _empty(now, settings, target_name, app_cache_ratio)
     if target_id is None:
@@ -53,7 +56,7 @@ def performance_metrics(
         return _live(empty, target_conn, "no completed interval collected yet")
     point = gather.flat(db[0])
     empty = replace(empty, own_statements=OwnStatements(excluded=not include_own))
-    return _from_history(repo_conn, target_id, now, settings, empty, point)
+    return _from_history(repo_conn, target_id, now, settings, empty, point, cache)
 
 
 def _empty(
@@ -93,6 +96,7 @@ def _from_history(
     settings: Settings,
     empty: PerformanceMetrics,
     db: Mapping[str, Any],
+    cache: hours.HourCache | None = None,
 ) -> PerformanceMetrics:
     ts, interval_s = db["ts"], db["interval_s"]
     dbid, texts = int(db["datid"]), gather.texts(conn, target_id)
@@ -114,7 +118,7 @@ def _from_history(
         transactions_per_second=analysis.per_second(xacts, interval_s),
         mean_latency_ms=analysis.mean(total_ms, calls),
         cache_hit_ratio=replace(empty.cache_hit_ratio, database=ratio),
-        index_usage=_indexes(conn, target_id, ts, settings),
+        index_usage=_indexes(conn, target_id, ts, settings, cache),
         slowest_queries=top,
         table_sizes=_tables(conn, target_id, ts),
         slow_queries_per_minute=_slow_rate(conn, target_id, now),
@@ -164,10 +168,16 @@ def _top(
     texts: Mapping[int, str],
     skip: frozenset[int],
 ) -> tuple[tuple[TopQuery, ...], int]:
-    """The top statements, and how many of pgwarden's own were left out."""
+    """The top statements, and how many of pgwarden's own were left out.
+
+    From the collector's sums of the window ending at ``ts``; from the statements'
+    samples for an interval collected before the collector wrote them.
+    """
     since = ts - TOP_WINDOW
-    totals = gather.statement_totals(conn, target_id, dbid, since, ts + gather.TICK)
-    kept, left_out = analysis.split_own(totals, skip)
+    found = gather.statement_window(conn, target_id, dbid, ts)
+    if not found:
+        found = gather.statement_totals(conn, target_id, dbid, since, ts + gather.TICK)
+    kept, left_out = analysis.split_own(found, skip)
     slow = gather.slow_by_query(conn, target_id, since)
     return analysis.top_queries(kept, texts, slow, by, limit), len(left_out)
 
@@ -203,12 +213,15 @@ def top_queries_counted(
 
 
 def _indexes(
-    conn: psycopg.Connection[Any], target_id: int, ts: datetime, settings: Settings
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    ts: datetime,
+    settings: Settings,
+    cache: hours.HourCache | None,
 ) -> tuple[Any, ...]:
     since = ts - timedelta(days=settings.index_health.unused_days)
-    totals = gather.rows(conn, "index_totals", target_id=target_id, since=since)
+    by_relid = gather.index_totals(conn, target_id, since, ts, cache)
     latest = [gather.flat(p) for p in gather.points_at(conn, "index", target_id, ts)]
-    by_relid = {int(r["relid"]): r for r in totals}
     return analysis.index_usage(latest, by_relid, gather.names(conn, target_id))
 
 

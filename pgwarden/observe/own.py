@@ -7,6 +7,8 @@ recognised by its text when the repository lives in the target database:
   collector's writes, the dashboard's and the CLI's reads;
 - it is one of pgwarden's named queries (``pgwarden/sql/*.sql``): the collector's
   catalog reads, the live reads, the doctor's probes;
+- it names the job queue's objects (``procrastinate_*`` tables and functions, in
+  the ``jobs.schema_name`` schema): the worker's queue traffic;
 - it reads nothing but the system catalogs and statistics views (``pg_*``), as the
   collector's partition and capability checks do.
 
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 
 SCHEMA_RE = re.compile(r'(?<![\w$"])(?:"pgwarden"|pgwarden)\s*\.', re.IGNORECASE)
+QUEUE_RE = re.compile(r'(?<![\w$])"?procrastinate_\w+', re.IGNORECASE)
 _NAME_RE = re.compile(r"^-- name: (\S+)\s*$", re.MULTILINE)
 _STRING_RE = re.compile(r"(?:[eE])?'(?:[^']|'')*'")
 _COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -73,7 +76,7 @@ def _catalog_only(text: str) -> bool:
 @functools.lru_cache(maxsize=16384)
 def is_own(text: str) -> bool:
     """True for a statement pgwarden itself sends (see the module's rules)."""
-    if SCHEMA_RE.search(text):
+    if SCHEMA_RE.search(text) or QUEUE_RE.search(text):
         return True
     key = normalise(text)
     exact, templated = known_queries()

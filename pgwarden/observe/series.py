@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,11 @@ HOURLY_ABOVE = timedelta(days=2)
 GAP_FACTOR = 1.5
 #: ... and at least this many seconds longer than a typical step
 MIN_BREAK_S = 30.0
+#: the database columns the charts draw
+DATABASE_COLUMNS = (
+    "connections", "conn_active", "conn_idle", "conn_idle_in_xact", "blks_hit",
+    "blks_read",
+)  # fmt: skip
 #: gaps of these parts leave an interval without statement samples
 STATEMENT_PARTS = frozenset({"statements", "server"})
 HOUR_S = 3600.0
@@ -29,7 +35,9 @@ _CONNECTIONS = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=16384)
 def _t(ts: datetime) -> float:
+    """Seconds since the epoch (each sample's time is converted for several charts)."""
     return ts.timestamp()
 
 
@@ -154,14 +162,11 @@ def timeseries(
 
     Queries per second and latency leave out pgwarden's own statements unless
     ``include_own``; recorded gaps and periods without collection break the lines.
-    With ``cache``, the statement totals of finished hours are read once.
+    With ``cache``, the samples and totals of finished hours are read once.
     """
     hourly = until - since > HOURLY_ABOVE
-    read = history.hourly_series if hourly else history.series
-    db = [gather.flat(p) for p in read(repo_conn, "database", target_id, since, until)]
+    db = _database(repo_conn, target_id, (since, until), cache)
     charts: dict[str, Any] = database_charts(db)
-    params = {"target_id": target_id, "since": since, "until": until}
-    sizes = "table_size_by_hour" if hourly else "table_size_by_ts"
     skip = [] if include_own else sorted(own.own_queryids(gather.texts(
         repo_conn, target_id)))  # fmt: skip
     recorded = history.gaps(repo_conn, target_id, since, until)
@@ -170,7 +175,8 @@ def timeseries(
     )
     intervals = {r["ts"]: float(r["interval_s"]) for r in db}
     charts.update(statement_charts(found, intervals, statement_gaps(recorded, hourly)))
-    charts["table_size_bytes"] = size_chart(gather.rows(repo_conn, sizes, **params))
+    sizes = _sizes(repo_conn, target_id, db, (since, until), cache)
+    charts["table_size_bytes"] = size_chart(sizes)
     step = HOUR_S if hourly else typical_step(charts["connections"]["t"])
     gap_times = {_t(_hour(g.to_ts) if hourly else g.to_ts) for g in recorded}
     for name in list(charts):
@@ -183,6 +189,33 @@ def timeseries(
             "gaps": [_gap(g) for g in recorded],
             "own_statements": {"excluded": not include_own,
                                "statements": len(skip)}}  # fmt: skip
+
+
+def _database(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    span: tuple[datetime, datetime],
+    cache: hours.HourCache | None,
+) -> list[dict[str, Any]]:
+    """The database samples the charts draw (hourly roll-ups for long ranges).
+
+    Raw samples of the hours before the last collected interval's are packed and
+    final: with ``cache`` they are read once.
+    """
+    since, until = span
+    if until - since > HOURLY_ABOVE:
+        found = history.hourly_series(conn, "database", target_id, since, until)
+        return [gather.flat(p) for p in found]
+
+    def read(start: datetime, end: datetime) -> list[dict[str, Any]]:
+        found = history.series(
+            conn, "database", target_id, start, end, columns=DATABASE_COLUMNS
+        )
+        return [gather.flat(p) for p in found]
+
+    last = history.latest_interval(conn, target_id) if cache is not None else None
+    packed = hours.hour_of(last.ts) if last is not None else since
+    return hours.by_ts(read, since, until, packed, cache, ("database", target_id))
 
 
 def _statements(
@@ -200,21 +233,48 @@ def _statements(
     """
     if not db:
         return []
-    since, until = span
     dbid = int(db[-1]["datid"])
-    name = "statement_by_hour" if until - since > HOURLY_ABOVE else "statement_by_ts"
+    params = {"dbid": dbid, "exclude": list(skip), "own": include_own}
+    key = (target_id, dbid, tuple(skip), include_own)
+    return _cached(conn, "statement", target_id, db, span, params, key, cache)
 
-    def totals(start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return gather.rows(conn, name, dbid=dbid, exclude=list(skip),
-                           own=include_own, target_id=target_id, since=start,
-                           until=end)  # fmt: skip
 
+def _sizes(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    db: Sequence[Mapping[str, Any]],
+    span: tuple[datetime, datetime],
+    cache: hours.HourCache | None,
+) -> list[dict[str, Any]]:
+    """The total size of the tables per sample (raw) or per hour."""
+    return _cached(conn, "table_size", target_id, db, span, {}, (target_id,), cache)
+
+
+def _cached(
+    conn: psycopg.Connection[Any],
+    prefix: str,
+    target_id: int,
+    db: Sequence[Mapping[str, Any]],
+    span: tuple[datetime, datetime],
+    params: Mapping[str, Any],
+    key: tuple[Any, ...],
+    cache: hours.HourCache | None,
+) -> list[dict[str, Any]]:
+    """Rows of ``<prefix>_by_ts`` or ``<prefix>_by_hour``; finished hours cached."""
+    since, until = span
+    hourly = until - since > HOURLY_ABOVE
+    name = f"{prefix}_by_hour" if hourly else f"{prefix}_by_ts"
+
+    def read(start: datetime, end: datetime) -> list[dict[str, Any]]:
+        return gather.rows(
+            conn, name, target_id=target_id, since=start, until=end, **params
+        )
+
+    if not db:
+        return read(since, until)
     # hours before the latest one seen are packed (raw) or rolled up, and final
-    packed = hours.hour_of(db[-1]["ts"])
-    if name == "statement_by_hour":
-        packed += hours.HOUR
-    key = (name, target_id, dbid, tuple(skip), include_own)
-    return hours.by_ts(totals, since, until, packed, cache, key)
+    packed = hours.hour_of(db[-1]["ts"]) + (hours.HOUR if hourly else timedelta(0))
+    return hours.by_ts(read, since, until, packed, cache, (name, *key))
 
 
 def _gap(gap: Any) -> dict[str, Any]:

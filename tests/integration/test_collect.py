@@ -282,7 +282,7 @@ def test_migration_0006_keeps_packed_history(empty_dsn: str) -> None:
             [hour, times, [60.0, 60.333], [5, 7], [1.5, 2.25]],
         )
     with pg.connect(empty_dsn, autocommit=False, statement_timeout_ms=None) as conn:
-        assert migrate(conn).applied[-1] == "0006_history_storage"
+        assert "0006_history_storage" in migrate(conn).applied
     with pg.connect(empty_dsn) as conn:
         points = statement_series(conn, 1, hour, hour + timedelta(hours=1))
     assert [p.ts for p in points] == times

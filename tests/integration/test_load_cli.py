@@ -138,7 +138,7 @@ def test_elasticity_sweeps_pool_and_cache_and_recommends(
             "--pool-sizes",
             "1,2,4",
             "--cache-sizes",
-            "5,500",
+            "1,5000",
             "--step-seconds",
             "0.5",
             "--think-ms",

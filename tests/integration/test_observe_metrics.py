@@ -158,3 +158,63 @@ def test_charts_read_the_same_without_per_cycle_totals(demo_dsn: str) -> None:
         everything["queries_per_second"]["qps"][0]
         > charts["queries_per_second"]["qps"][0]
     )
+
+
+def test_window_and_cached_hours_read_the_same_numbers(demo_dsn: str) -> None:
+    """Top statements from the collector's window, index scans of cached hours."""
+    from pgwarden.collect.partitions import ensure_partitions
+    from pgwarden.observe.hours import HourCache
+
+    collected = collect_with_load(demo_dsn)
+    now = datetime.now(UTC)
+    earlier = now - timedelta(hours=5)
+    with pg.connect(demo_dsn) as repo:
+        ensure_partitions(repo, now, since=earlier)
+        repo.execute(
+            "INSERT INTO pgwarden.index_hourly (target_id, hour, relid, samples,"
+            " interval_s, idx_scan, idx_tup_read, idx_tup_fetch)"
+            " SELECT DISTINCT target_id, date_trunc('hour', %s::timestamptz, 'UTC'),"
+            " relid, 60, 3600, 1000, 10, 1 FROM pgwarden.index_current"
+            " WHERE target_id = %s",
+            [earlier, collected.target_id],
+        )
+        cache = HourCache()
+        found = [
+            performance_metrics(repo, collected.target_id, now, Settings(), cache=c)
+            for c in (None, cache, cache)
+        ]
+        with repo.transaction():
+            repo.execute("DELETE FROM pgwarden.statement_window")
+            from_samples = performance_metrics(
+                repo, collected.target_id, now, Settings()
+            )
+    assert found[0].index_usage == found[1].index_usage == found[2].index_usage
+    pkey = [i for i in found[0].index_usage if i.index == "Assessment_pkey"]
+    assert (
+        pkey
+        and pkey[0].scans >= 1040
+        and not any(i.unused for i in found[0].index_usage)
+    )
+    window, samples = found[0].slowest_queries, from_samples.slowest_queries
+    assert [(q.queryid, q.calls, q.rows) for q in window] == [
+        (q.queryid, q.calls, q.rows) for q in samples
+    ]
+    assert [q.mean_ms for q in window] == pytest.approx([q.mean_ms for q in samples])
+    assert found[0].own_statements == from_samples.own_statements
+
+
+def test_cached_hours_draw_the_same_charts(demo_dsn: str) -> None:
+    from pgwarden.observe.hours import HourCache
+
+    collected = collect_with_load(demo_dsn)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    since = until - timedelta(hours=24)
+    cache = HourCache()
+    with pg.connect(demo_dsn) as repo:
+        found = [
+            timeseries(repo, collected.target_id, since, until, cache=c)["charts"]
+            for c in (None, cache, cache)
+        ]
+    assert found[0] == found[1] == found[2]
+    assert found[0]["table_size_bytes"]["total_size_bytes"][0] > 0
+    assert found[0]["connections"]["total"][0] >= 1

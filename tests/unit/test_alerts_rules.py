@@ -118,12 +118,15 @@ def test_disabled_rules_and_for_overrides() -> None:
     assert RULES["connection_utilisation"].for_ == timedelta(minutes=5)
 
 
-def test_prometheus_export_lists_equivalents_and_the_rest() -> None:
+def test_prometheus_export_covers_every_rule() -> None:
     text = export(load_settings().alerts, "https://git.example/pgwarden/")
     assert "alert: PgwardenConnectionUtilisation" in text
-    assert '"pgwarden_connection_utilisation_ratio > 0.8"' in text
+    assert "pgwarden_connection_utilisation_ratio > 0.8 or " in text
     assert "https://git.example/pgwarden/docs/runbooks/cache_hit_ratio.md" in text
-    assert "# Not exported" in text and "wraparound" in text
+    assert '"pgwarden_xid_age_ratio > 0.5"' in text
+    assert "# Not exported" not in text
+    disabled = AlertSettings(disabled_rules=["wraparound"])  # type: ignore[call-arg]
+    assert "wraparound" not in export(disabled)
 
 
 def test_stats_mtta_mttr_percentiles() -> None:

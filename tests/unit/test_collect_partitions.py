@@ -62,3 +62,13 @@ def test_every_kind_has_its_tables_in_the_migration_and_schema() -> None:
         for name in kind.value_names:
             assert f"    {name} " in body.group(1)
     assert {p.table for p in POLICIES} >= {k.history for k in KINDS.values()}
+
+
+def test_cycles_outlive_the_raw_samples_that_read_their_interval() -> None:
+    policy = next(p for p in POLICIES if p.table == "collect_cycle")
+    names = {f"collect_cycle_p2025{m:02d}" for m in range(1, 7)}
+    now = datetime(2025, 6, 15, tzinfo=UTC)
+    longer_raw = CollectSettings(raw_retention_days=120, rollup_retention_days=30)
+    assert expired(policy, names, now, longer_raw) == ["collect_cycle_p202501"]
+    shorter_raw = CollectSettings(raw_retention_days=7, rollup_retention_days=30)
+    assert len(expired(policy, names, now, shorter_raw)) == 4

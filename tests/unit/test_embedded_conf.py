@@ -42,4 +42,5 @@ def test_hba_is_scram_on_loopback_only() -> None:
     assert rules == [
         ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
         ["host", "all", "all", "::1/128", "scram-sha-256"],
+        ["host", "replication", "all", "127.0.0.1/32", "scram-sha-256"],
     ]

@@ -1,4 +1,4 @@
-"""Scenario files: good ones parse, malformed ones say what is wrong."""
+"""Scenario files and modules: good ones parse, malformed ones say what is wrong."""
 
 from __future__ import annotations
 
@@ -80,7 +80,21 @@ def test_zipf_draws_favour_the_first_ranks() -> None:
         ),
         (
             "[actions.a]\nsql = 'SELECT %(id)s'\nparams.id = { gauss = 1 }",
+            "actions.a.params.id: unknown generator 'gauss'; use one of choice, "
+            "int_range, sample, zipf",
+        ),
+        (
+            "[actions.a]\nsql = 'SELECT %(id)s'\nparams.id = { exponent = 1 }",
             "needs exactly one of choice, int_range, sample, zipf",
+        ),
+        (
+            "[actions.lookup]\nsql = 'SELECT * FORM item WHERE id = %(id)s'\n"
+            "params.id = { int_range = [1, 2] }",
+            'actions.lookup: SQL syntax error: syntax error at or near "FORM"',
+        ),
+        (
+            "[actions.two]\nsql = 'SELECT 1; SELECT 2'",
+            "actions.two: sql must be exactly one statement",
         ),
         (
             "[actions.a]\nsql = 'SELECT %(id)s'\nparams.id = { choice = [] }",
@@ -105,9 +119,150 @@ def test_malformed_files_fail_with_the_place_and_the_reason(
     assert isinstance(caught.value, ConfigurationError)  # exit code 2
 
 
-def test_a_scenario_is_reference_or_a_toml_file(tmp_path: Path) -> None:
+def test_a_scenario_is_reference_a_sql_file_or_a_python_module(
+    tmp_path: Path,
+) -> None:
     assert ScenarioRef("reference").resolve().name == "reference"
-    with pytest.raises(ScenarioError, match=r"neither 'reference' nor a \.toml"):
-        ScenarioRef(str(tmp_path / "x.yaml")).resolve()
+    with pytest.raises(ScenarioError, match=r"not 'reference', a \.toml/\.yaml file"):
+        ScenarioRef(str(tmp_path / "x.txt")).resolve()
     with pytest.raises(ScenarioError, match="cannot read"):
         ScenarioRef(str(tmp_path / "missing.toml")).resolve()
+    with pytest.raises(ScenarioError, match=r"missing\.py: no such file"):
+        ScenarioRef(str(tmp_path / "missing.py")).resolve()
+    with pytest.raises(ScenarioError, match=r"no module named 'no_such_pkg\.mod'"):
+        ScenarioRef("no_such_pkg.mod").resolve()
+
+
+YAML = """
+name: catalogue
+think_ms: 20
+actions:
+  lookup:
+    weight: 10
+    sql: SELECT * FROM item WHERE id = %(id)s AND kind = %(kind)s
+    params:
+      id: {int_range: [1, 100]}
+      kind: {choice: [a, b]}
+  touch:
+    sql: UPDATE item SET seen = now() WHERE id = %(id)s
+    params:
+      id: {sample: SELECT id FROM item}
+"""
+
+
+def test_a_yaml_file_parses_like_the_toml_one(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(YAML)
+    scenario = ScenarioRef(str(path)).resolve()
+    assert scenario.name == "catalogue"
+    assert scenario.think_ms == 20
+    assert scenario.weights == {"lookup": 10, "touch": 1}
+    assert scenario.read_only == {"lookup"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("actions: [unclosed", "malformed YAML at line 1"),
+        ("- a\n- b", "must be a mapping with an 'actions' key"),
+        (
+            "actions:\n  bad:\n    sql: SELEC 1\n",
+            'actions.bad: SQL syntax error: syntax error at or near "SELEC"',
+        ),
+        (
+            "actions:\n  a:\n    sql: SELECT %(x)s\n    params:\n"
+            "      x: {normal: [1, 2]}\n",
+            "unknown generator 'normal'",
+        ),
+        ("actions:\n  a:\n    sql: SELECT 1\n    weight: -2\n", "weight must be"),
+    ],
+)
+def test_malformed_yaml_fails_with_the_place_and_the_reason(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "s.yml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        ScenarioRef(str(path)).resolve()
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+MODULE = """
+NAME = "shop"
+THINK_MS = 5
+READ_ONLY = ["browse"]
+
+async def setup(conn):
+    return {"ids": [1, 2, 3]}
+
+async def browse(conn, rng, params):
+    pass
+
+async def buy(conn, rng, params):
+    pass
+
+ACTIONS = [(10, browse), (1.5, buy)]
+"""
+
+
+def test_a_python_module_lists_weighted_async_actions(tmp_path: Path) -> None:
+    path = tmp_path / "shop.py"
+    path.write_text(MODULE)
+    scenario = ScenarioRef(str(path)).resolve()
+    assert scenario.name == "shop"
+    assert scenario.weights == {"browse": 10, "buy": 1.5}
+    assert scenario.read_only == {"browse"}
+    assert scenario.think_ms == 5
+    assert scenario.writes
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("def broken(:\n", "shop.py:1: syntax error"),
+        ("import no_such_module_here\n", "import failed: ModuleNotFoundError"),
+        ("X = 1\n", "no ACTIONS = [(weight, action), ...] list"),
+        (
+            "async def a(conn, rng, params): pass\nACTIONS = [(0, a)]",
+            "ACTIONS[0] (a): weight must be a number > 0",
+        ),
+        (
+            "async def a(conn, rng, params): pass\nACTIONS = [('x', a)]",
+            "ACTIONS[0] (a): weight must be a number > 0",
+        ),
+        (
+            "def a(conn, rng, params): pass\nACTIONS = [(1, a)]",
+            "ACTIONS[0] (a): must be an async def taking (conn, rng, params)",
+        ),
+        (
+            "async def a(conn): pass\nACTIONS = [(1, a)]",
+            "must take three arguments (conn, rng, params)",
+        ),
+        (
+            "async def a(conn, rng, params): pass\nACTIONS = [(1, a), (2, a)]",
+            "action 'a' is listed twice",
+        ),
+        (
+            "async def a(conn, rng, params): pass\nACTIONS = [(1, a)]\n"
+            "READ_ONLY = ['b']",
+            "READ_ONLY names no action 'b'",
+        ),
+        (
+            "def setup(conn): pass\nasync def a(conn, rng, params): pass\n"
+            "ACTIONS = [(1, a)]",
+            "setup must be an async def taking (conn)",
+        ),
+    ],
+)
+def test_malformed_modules_fail_with_the_place_and_the_reason(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "shop.py"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        ScenarioRef(str(path)).resolve()
+    assert message in str(caught.value)
+    assert "shop.py" in str(caught.value)
+    assert isinstance(caught.value, ConfigurationError)

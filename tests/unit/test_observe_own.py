@@ -15,6 +15,7 @@ APPLICATION = [
     "SELECT * FROM pgwardens.x",
     'SELECT u.id FROM "User" u JOIN pg_class c ON c.relname = $1',
     "SELECT * FROM audit WHERE note = $1",
+    "SELECT my_procrastinate_job($1)",
 ]
 PGWARDEN = [
     "SELECT id FROM pgwarden.target WHERE name = $1",
@@ -24,6 +25,9 @@ PGWARDEN = [
     "SELECT p.relname AS parent, c.relname AS child FROM pg_inherits i "
     "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
     "WHERE p.relname = ANY($1)",
+    "SELECT * FROM procrastinate_fetch_job_v2($1, $2)",
+    "SELECT procrastinate_register_worker_v1() AS worker_id",
+    'UPDATE "procrastinate_jobs" SET status = $1 WHERE id = $2',
 ]
 
 

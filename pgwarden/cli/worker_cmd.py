@@ -1,0 +1,126 @@
+"""``pgwarden worker`` and ``pgwarden jobs list``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from pgwarden.cli.options import Duration, LogDir, server_log_dir
+from pgwarden.cli.output import emit_json, emit_rows, err
+from pgwarden.cli.runtime import runtime
+
+jobs_app = typer.Typer(help="The background job queue.", no_args_is_help=True)
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", min=2, help="Jobs run at once (jobs.concurrency)."
+        ),
+    ] = None,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queues",
+            help="Queues to work on (default: jobs.queue and the target's queue).",
+        ),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Run every task once (one collection cycle) and exit."
+        ),
+    ] = False,
+    duration: Duration = None,
+    log_dir: LogDir = None,
+) -> None:
+    """Run the background jobs: collection, alerts, retention, maintenance, reports.
+
+    Several workers, on several machines, can share one repository: each task runs
+    for a target on one worker at a time. Jobs of a worker that died are retried
+    after jobs.stalled_seconds. One line per job goes to stderr; Ctrl-C or SIGTERM
+    lets the running jobs finish and stops.
+    """
+    from pgwarden.cli.collect_cmd import prepare_repository
+    from pgwarden.jobs import WorkerContext, WorkerOptions, WorkerRun
+
+    rt = runtime(ctx)
+    settings = rt.settings
+    prepare_repository(rt.repository_dsn(), settings)
+    chosen = server_log_dir(log_dir, settings)
+    if not rt.debug:  # one line per job instead of Procrastinate's records
+        logging.getLogger("procrastinate").propagate = False
+    context = WorkerContext(
+        settings=settings,
+        repository_dsn=rt.repository_dsn(),
+        targets={rt.target_name(): rt.target_dsn()},
+        say=_say,
+        log_dir=chosen,
+        once=once,
+    )
+    options = WorkerOptions(
+        concurrency=concurrency, queues=queues, once=once, duration=duration
+    )
+    _say(f"worker for {rt.target_name()} started; Ctrl-C stops")
+    WorkerRun(context, options).run()
+    _say(f"worker stopped after {context.cycles} collection cycles")
+
+
+def _say(line: str) -> None:
+    err.print(line, markup=False)
+
+
+@jobs_app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Most recent jobs shown.")
+    ] = 20,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="json, table or md.")
+    ] = None,
+) -> None:
+    """Recent jobs of the queue with their status, attempts and worker."""
+    from pgwarden.jobs.listing import recent_jobs
+
+    rt = runtime(ctx)
+    found = recent_jobs(rt.repository_dsn(), rt.settings.jobs, limit)
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
+        emit_json([job.as_dict() for job in found])
+        return
+    columns = ["id", "task", "target", "status", "attempts", "updated", "worker"]
+    rows = [job.row() for job in found]
+    emit_rows(chosen, f"pgwarden jobs — {len(rows)} most recent", columns, rows)
+
+
+@jobs_app.command("defer")
+def defer(
+    ctx: typer.Context,
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="collect, alerts, retention, maintenance, reports or queue_upkeep."
+        ),
+    ],
+) -> None:
+    """Queue one job of a task for the target now; a running worker picks it up."""
+    from pgwarden.jobs import WorkerContext
+    from pgwarden.jobs.worker import queue_now
+
+    rt = runtime(ctx)
+    context = WorkerContext(
+        settings=rt.settings,
+        repository_dsn=rt.repository_dsn(),
+        targets={rt.target_name(): rt.target_dsn()},
+        say=_say,
+    )
+    for job_id in queue_now(context, task):
+        if job_id is None:
+            _say(f"a {task} job for {rt.target_name()} is already waiting")
+        else:
+            _say(f"queued job {task}[{job_id}] for {rt.target_name()}")

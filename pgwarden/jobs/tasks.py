@@ -1,0 +1,126 @@
+"""The bodies of the worker's tasks; each returns its outcome in a few words.
+
+They call the same functions as the CLI: the collection loop, the alert evaluation,
+the retention of the history and of the slow query log, the scheduled maintenance
+cycle, and the index health and optimisation reports when their schedules make
+them due.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import croniter  # type: ignore[import-untyped]
+
+from pgwarden import pg
+from pgwarden.errors import ConnectionFailed
+from pgwarden.jobs.context import WorkerContext
+
+#: a collection lease ends this long before the next collect job is due
+LEASE_MARGIN_S = 3.0
+
+
+def lease_seconds(cron: str, now: float | None = None) -> float:
+    """Seconds a collect job runs: until the next tick of ``cron``, less a margin."""
+    moment = time.time() if now is None else now
+    upcoming = float(croniter.croniter(cron, moment).get_next(float))
+    return max(0.0, upcoming - moment - LEASE_MARGIN_S)
+
+
+def collect(
+    ctx: WorkerContext,
+    target: str,
+    lease: float | None,
+    should_abort: Callable[[], bool],
+) -> str:
+    """Collection cycles and activity samples of ``target`` for one lease.
+
+    ``pgwarden worker --once`` (and ``lease=0``) takes one cycle instead.
+    """
+    loop = ctx.loop(target)
+    cycles, samples = loop.cycles, loop.samples
+    if ctx.once or lease == 0:
+        loop.cycle()
+    else:
+        interval = ctx.interval
+        seconds = (
+            lease_seconds(ctx.settings.jobs.collect_cron) if lease is None else lease
+        )
+        loop.run(
+            interval, max_seconds=seconds,
+            stopped=lambda: ctx.stopped() or should_abort(),
+            sleep=ctx.stop.wait, first_cycle_in=loop.seconds_until_due(interval),
+        )  # fmt: skip
+    took = _count(loop.cycles - cycles, "cycle")
+    return f"{took}, {_count(loop.samples - samples, 'sample')}"
+
+
+def alerts(ctx: WorkerContext, target: str) -> str:
+    """One evaluation of the alert rules; notifications go to the channels."""
+    from pgwarden.alerts.periodic import PeriodicEvaluation
+
+    evaluation = PeriodicEvaluation(ctx.settings, target, report=ctx.report)
+    with pg.connect(ctx.repository_dsn, statement_timeout_ms=None) as repo:
+        live = _target_connection(ctx, target)
+        try:
+            done = evaluation.after_cycle(repo, live)
+        finally:
+            if live is not None:
+                live.close()
+    if done is None:
+        return "evaluation failed"
+    return _count(len(done.notices), "notification")
+
+
+def _target_connection(ctx: WorkerContext, target: str) -> Any:
+    try:
+        timeout = ctx.settings.statement_timeout_ms
+        return pg.connect(ctx.target_dsn(target), statement_timeout_ms=timeout)
+    except ConnectionFailed as exc:
+        ctx.report(f"alerts of {target}: live checks skipped: {exc}")
+        return None
+
+
+def retention(ctx: WorkerContext) -> str:
+    """Drop history partitions and slow query log partitions past retention."""
+    from pgwarden.collect.partitions import apply_retention
+    from pgwarden.slowlog.capture import upkeep
+
+    now = datetime.now(UTC)
+    with pg.connect(ctx.repository_dsn, statement_timeout_ms=None) as conn:
+        history = apply_retention(conn, now, ctx.settings)
+        slow = upkeep(conn, now, ctx.settings.slow_queries.retention_days)
+    dropped = [*history, *slow.dropped]
+    for name in dropped:
+        ctx.report(f"retention dropped {name}")
+    return f"{_count(len(dropped), 'partition')} dropped"
+
+
+def maintenance(ctx: WorkerContext, target: str) -> str:
+    from pgwarden.maintain import run_scheduled
+
+    return _one_line(run_scheduled(ctx.settings, ctx.target_dsn(target),
+                                   ctx.repository_dsn))  # fmt: skip
+
+
+def reports(ctx: WorkerContext, target: str) -> str:
+    """Each report whose schedule makes it due: index health, then optimisation."""
+    from pgwarden.advise import health_report, optimization_report
+
+    dsn = ctx.target_dsn(target)
+    return "; ".join(
+        _one_line(report.run_if_due(ctx.settings, dsn, ctx.repository_dsn))
+        for report in (health_report, optimization_report)
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _one_line(result: object) -> str:
+    text = str(result).strip()
+    return (text.splitlines() or ["done"])[0][:120]

@@ -1,0 +1,242 @@
+"""Running a worker: install the queue, retry stalled jobs, work until stopped.
+
+``pgwarden worker`` and the demo run :class:`WorkerRun`. It installs or upgrades the
+queue's schema, retries the jobs of dead workers, then runs a Procrastinate worker
+whose deferrer schedules the periodic tasks. A stop (Ctrl-C, SIGTERM, ``--duration``,
+:meth:`WorkerRun.stop` from another thread) lets every running job finish: a
+collection lease ends at its next sleep. With ``once`` nothing is scheduled; one job
+of each task is queued (a collection job takes one cycle) and the worker stops when
+the queue has no job left to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+from procrastinate import exceptions
+from procrastinate.worker import Worker
+
+from pgwarden.errors import ConfigurationError
+from pgwarden.jobs.app import SPECS, Spec, build_app, lock_name, queue_for
+from pgwarden.jobs.context import WorkerContext
+from pgwarden.jobs.recovery import recover_stalled
+from pgwarden.jobs.schema import JobQueueError, install
+
+#: seconds between checks of the queue in ``once`` mode
+DRAIN_POLL_S = 0.5
+#: seconds between checks of a stop asked from another thread
+STOP_POLL_S = 0.5
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+Cancellable = asyncio.TimerHandle | asyncio.Task[None]
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int | None = None
+    queues: Sequence[str] | None = None
+    once: bool = False
+    duration: float | None = None
+
+
+class _Failures(logging.Handler):
+    """Remembers why Procrastinate stopped a worker on its own (a side task failed)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reasons: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "action", None) == "side_task_failed":
+            self.reasons.append(record.getMessage().splitlines()[0])
+
+
+class WorkerRun:
+    """One worker: :meth:`run` it; :meth:`stop` it from any thread."""
+
+    def __init__(self, ctx: WorkerContext, options: WorkerOptions) -> None:
+        self.ctx, self.options = ctx, options
+        self.worker: Worker | None = None
+
+    def run(self) -> None:
+        """Until stopped (or, with ``once``, until the queue is drained)."""
+        jobs = self.ctx.settings.jobs
+        done = install(self.ctx.repository_dsn, jobs.schema_name)
+        if done.changed:
+            self.ctx.say(f"job queue: {done.summary()}")
+        failures = _Failures()
+        logging.getLogger("procrastinate").addHandler(failures)
+        try:
+            asyncio.run(self._run())
+        except exceptions.ConnectorException as exc:
+            raise JobQueueError(f"the job queue failed: {_reason(exc)}") from exc
+        finally:
+            logging.getLogger("procrastinate").removeHandler(failures)
+            self.ctx.close()
+        if not self.ctx.stop.is_set():
+            why = failures.reasons[-1] if failures.reasons else "unknown reason"
+            raise JobQueueError(f"the worker stopped on its own: {why}")
+
+    def stop(self) -> None:
+        """Ask the worker to stop; running jobs finish first."""
+        self.ctx.stop.set()
+        if self.worker is not None:
+            self.worker.stop()  # type: ignore[no-untyped-call]
+
+    async def _run(self) -> None:
+        ctx, options = self.ctx, self.options
+        app = build_app(ctx, periodic=not options.once)
+        async with app.open_async():
+            await recover_stalled(app.job_manager, ctx)
+            if options.once:
+                await defer_each(app, ctx)
+            self.worker = self._worker(app)
+            if ctx.stop.is_set():  # stopped while starting
+                return
+            with _stop_signals(self.stop):
+                watchers = self._watchers(app)
+                try:
+                    await self.worker.run()  # type: ignore[no-untyped-call]
+                finally:
+                    for watcher in watchers:
+                        watcher.cancel()
+
+    def _worker(self, app: procrastinate.App) -> Worker:
+        jobs, once = self.ctx.settings.jobs, self.options.once
+        return Worker(
+            app,
+            queues=list(self.options.queues or self.ctx.queues()),
+            name=f"{socket.gethostname()}-{os.getpid()}",
+            concurrency=self.options.concurrency or (1 if once else jobs.concurrency),
+            install_signal_handlers=False,
+            update_heartbeat_interval=jobs.heartbeat_seconds,
+            stalled_worker_timeout=jobs.stalled_seconds,
+            fetch_job_polling_interval=1.0,
+            abort_job_polling_interval=2.0,
+        )
+
+    def _watchers(self, app: procrastinate.App) -> list[Cancellable]:
+        loop = asyncio.get_running_loop()
+        found: list[Cancellable] = []
+        if self.options.duration is not None:
+            found.append(loop.call_later(self.options.duration, self.stop))
+        if self.options.once:
+            found.append(asyncio.create_task(self._drain(app)))
+        found.append(asyncio.create_task(self._follow_stop()))
+        return found
+
+    async def _follow_stop(self) -> None:
+        """Pass a stop asked from another thread on to the worker, whenever it came."""
+        while not self.ctx.stop.is_set():
+            await asyncio.sleep(STOP_POLL_S)
+        self.stop()
+
+    async def _drain(self, app: procrastinate.App) -> None:
+        """Stop once no job of the worker's queues is waiting or running."""
+        queues = list(self.options.queues or self.ctx.queues())
+        while True:
+            await asyncio.sleep(DRAIN_POLL_S)
+            if not await _pending(app, queues):
+                self.stop()
+                return
+
+
+async def _pending(app: procrastinate.App, queues: list[str]) -> bool:
+    for queue in queues:
+        for status in ("todo", "doing"):
+            if list(await app.job_manager.list_jobs_async(queue=queue, status=status)):
+                return True
+    return False
+
+
+async def defer_each(app: procrastinate.App, ctx: WorkerContext) -> int:
+    """Queue one job of every task (collection: one cycle); how many were queued.
+
+    Their priorities follow :data:`SPECS`: collection first, then the tasks that
+    read what it stored.
+    """
+    queued = 0
+    seen: set[str] = set()
+    for rank, spec in enumerate(SPECS):
+        for target in ctx.targets:
+            lock = lock_name(spec, target)
+            extra = {"lease": 0} if spec.name == "collect" else {}
+            if lock in seen:
+                continue
+            seen.add(lock)
+            job_id = await defer_job(
+                app, ctx, spec, target, extra, priority=len(SPECS) - rank
+            )
+            queued += job_id is not None
+    return queued
+
+
+async def defer_job(
+    app: procrastinate.App,
+    ctx: WorkerContext,
+    spec: Spec,
+    target: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    priority: int = 0,
+) -> int | None:
+    """Queue one job of ``spec`` for ``target``; None when one is already waiting."""
+    lock = lock_name(spec, target)
+    deferrer = app.configure_task(
+        spec.name, lock=lock, queueing_lock=lock, priority=priority,
+        queue=queue_for(ctx.settings.jobs.queue, spec, target),
+        task_kwargs={"target": target, **(extra or {})},
+    )  # fmt: skip
+    try:
+        return await deferrer.defer_async()
+    except exceptions.AlreadyEnqueued:
+        return None
+
+
+def queue_now(ctx: WorkerContext, task: str, **extra: Any) -> list[int | None]:
+    """Queue a job of ``task`` for each target of ``ctx`` (``pgwarden jobs defer``)."""
+    by_name = {spec.name: spec for spec in SPECS}
+    if task not in by_name:
+        raise ConfigurationError(f"{task!r} is not a task; one of {', '.join(by_name)}")
+    install(ctx.repository_dsn, ctx.settings.jobs.schema_name)
+
+    async def defer_all() -> list[int | None]:
+        app = build_app(ctx, periodic=False)
+        async with app.open_async():
+            return [
+                await defer_job(app, ctx, by_name[task], target, extra)
+                for target in ctx.targets
+            ]
+
+    return asyncio.run(defer_all())
+
+
+@contextmanager
+def _stop_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``stop`` meanwhile (in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop)
+    try:
+        yield
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__

@@ -1,0 +1,1 @@
+"""Operations around the database: change control (requests, risk, votes, DORA)."""
