@@ -54,7 +54,7 @@ def seq_scan_heavy(
                                       "reason": "sequential scans of many rows"}},
                 recommendation=f"{seq} sequential scans {where} read "
                 f"{per_scan:,.0f} rows each ({share:.0f} % of its scans): a missing "
-                "index is likely; the index advisor proposes one from the "
+                "index is likely; `pgwarden indexes advise` proposes one from the "
                 "statements that scan this table.",
                 provisional=live,
             )
