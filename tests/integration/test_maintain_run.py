@@ -49,7 +49,9 @@ def bloated(dsn: str, name: str = HOSTILE, rows: int = 40_000) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         migrate(conn)
         conn.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
-        conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, payload text)")
+        # autovacuum off: the test decides what is due, not autovacuum's timing
+        conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, payload text) "
+                             "WITH (autovacuum_enabled = false)")
                      .format(table))  # fmt: skip
         fill = sql.SQL("INSERT INTO {} SELECT g, repeat(md5(g::text), 3) "
                        "FROM generate_series(1, %s) g").format(table)  # fmt: skip
@@ -183,9 +185,10 @@ def test_table_the_role_may_not_maintain_fails_and_the_next_one_runs(
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(
             sql.Identifier(role)))  # fmt: skip
-        conn.execute('CREATE TABLE "Theirs" (id int)')
+        off = "WITH (autovacuum_enabled = false)"  # nothing covers them but us
+        conn.execute(f'CREATE TABLE "Theirs" (id int) {off}')
         conn.execute('INSERT INTO "Theirs" SELECT generate_series(1, 500)')
-        conn.execute(sql.SQL('CREATE TABLE "Mine" (id int); ALTER TABLE "Mine" '
+        conn.execute(sql.SQL(f'CREATE TABLE "Mine" (id int) {off}; ALTER TABLE "Mine" '
                              "OWNER TO {}").format(sql.Identifier(role)))  # fmt: skip
         conn.execute('INSERT INTO "Mine" SELECT generate_series(1, 500)')
     as_role = make_conninfo(empty_dsn, user=role, password="pw")
