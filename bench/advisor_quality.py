@@ -16,13 +16,23 @@ the recommended indexes are created for real, the workload is run again and time
 and the indexes are dropped. Prints the time reduction, index count and bytes of
 both. Goal: at least the baseline's reduction with no more index bytes.
 
+As in a deployment, pgwarden learns the constants the application really uses from
+the server log: the run the advisors read is logged in full
+(``log_min_duration_statement = 0`` for its session, the bound parameters in each
+``execute``'s detail), the log is ingested into a repository database with the
+parameter value observer (only pg_stats' most common values of categorical columns
+are kept), and ``advise()`` gets those observations.
+
 Then it times ``advise()`` over 1,000 distinct statements (100 tables x 10 shapes).
 Goal: <= 60 s on the 2-core reference machine.
 
-    python bench/advisor_quality.py [--orders 300000] [--rounds 2] [--dsn DSN]
+    python bench/advisor_quality.py [--orders 300000] [--rounds 2]
+                                    [--dsn DSN --log-dir DIR] [--no-observe]
 
 Without ``--dsn`` it starts the system PostgreSQL (from /usr/lib/postgresql) in a
-temporary directory; the server needs hypopg and pg_stat_statements.
+temporary directory; the server needs hypopg and pg_stat_statements. With ``--dsn``,
+``--log-dir`` is the server's jsonlog/csvlog directory (without it, no parameter
+values are observed).
 """
 
 from __future__ import annotations
@@ -50,6 +60,10 @@ from pgwarden.advise.select import Budget
 from pgwarden.advise.workload import parse
 from pgwarden.config import AdvisorSettings
 from pgwarden.embedded import EmbeddedServer, system_bin_dir
+from pgwarden.embedded_conf import LOG_DIRECTORY
+from pgwarden.repository import migrate
+from pgwarden.slowlog import ensure_target, ingest_server_log
+from pgwarden.slowlog.param_values import Observer
 
 SCHEMA = """
 CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL, region text,
@@ -102,9 +116,9 @@ WORKLOAD: list[tuple[str, Any, int]] = [
 
 
 @contextmanager
-def server(dsn: str | None) -> Iterator[str]:
+def server(dsn: str | None, log_dir: Path | None) -> Iterator[tuple[str, Path | None]]:
     if dsn:
-        yield dsn
+        yield dsn, log_dir
         return
     pg_bin = system_bin_dir()
     if pg_bin is None:
@@ -113,7 +127,7 @@ def server(dsn: str | None) -> Iterator[str]:
         embedded = EmbeddedServer(Path(tmp) / "pg", pg_bin=pg_bin)
         embedded.start()
         try:
-            yield embedded.dsn()
+            yield embedded.dsn(), embedded.pgdata / LOG_DIRECTORY
         finally:
             embedded.stop()
 
@@ -130,11 +144,18 @@ def scratch(admin_dsn: str, name: str) -> str:
     return dsn
 
 
-def run_workload(dsn: str, sizes: dict[str, Any], rounds: int, seed: int) -> float:
-    """Run the workload; its total execution time (ms) from pg_stat_statements."""
+def run_workload(
+    dsn: str, sizes: dict[str, Any], rounds: int, seed: int, logged: bool = False
+) -> float:
+    """Run the workload; its total execution time (ms) from pg_stat_statements.
+
+    ``logged``: every statement goes to the server log with its parameters.
+    """
     rng = random.Random(seed)
     plan = [(text, make) for text, make, times in WORKLOAD for _ in range(times)]
     with psycopg.connect(dsn, autocommit=True) as conn:
+        if logged:
+            conn.execute("SET log_min_duration_statement = 0")
         conn.execute("SELECT pg_stat_statements_reset()")
         for _ in range(rounds):
             rng.shuffle(plan)
@@ -149,15 +170,43 @@ def run_workload(dsn: str, sizes: dict[str, Any], rounds: int, seed: int) -> flo
     return float(row[0])
 
 
-def context(conn: psycopg.Connection[Any]) -> Context:
+def context(conn: psycopg.Connection[Any], repo_dsn: str | None = None) -> Context:
     settings = AdvisorSettings()
-    return gather(conn, None, "bench", settings)
+    return gather(conn, repo_dsn, "bench", settings)
+
+
+def observe(admin_dsn: str, dsn: str, log_dir: Path | None) -> str | None:
+    """Ingest the server log into a repository with the parameter value observer."""
+    if log_dir is None or not log_dir.is_dir():
+        print("parameter values: no server log directory, none observed")
+        return None
+    time.sleep(1.5)  # the logging collector flushes the last lines
+    repo_dsn = scratch(admin_dsn, "pgwarden_bench_advisor_repo")
+    with (
+        pg.connect(repo_dsn, autocommit=False, statement_timeout_ms=None) as repo,
+        pg.connect(dsn, statement_timeout_ms=None) as target,
+    ):
+        migrate(repo)
+        repo.commit()
+        repo.autocommit = True
+        target_id = ensure_target(repo, "bench")
+        done = ingest_server_log(repo, target_id, log_dir, observer=Observer(target))
+        rows = repo.execute(
+            "SELECT attname, value, sum(calls) FROM pgwarden.parameter_value "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+    kept = ", ".join(f"{a}={v!r} x{n}" for a, v, n in rows)
+    print(f"parameter values: {done.records:,d} log records read; kept {kept}")
+    return repo_dsn
 
 
 def pgwarden_choice(conn: psycopg.Connection[Any], ctx: Context) -> list[Candidate]:
     options = Options(Budget(max_indexes=10, min_gain_pct=1.0, write_cost=1.0))
     advice = advise(conn, "bench", ctx.workload, ctx.tables, ctx.indexes, options,
-                    keys=ctx.keys)  # fmt: skip
+                    keys=ctx.keys, observed=ctx.observed)  # fmt: skip
+    for r in advice.recommendations:
+        if r.candidate.where_column:
+            print(f"           reasoning: {r.reasoning}")
     return [r.candidate for r in advice.recommendations]
 
 
@@ -222,12 +271,16 @@ def dropped(dsn: str, names: Sequence[str]) -> None:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
 
 
-def quality(dsn: str, sizes: dict[str, Any], rounds: int) -> None:
+def quality(
+    admin: str, dsn: str, log_dir: Path | None, sizes: dict[str, Any], rounds: int
+) -> None:
     run_workload(dsn, sizes, 1, seed=1)  # warm the cache
     base = run_workload(dsn, sizes, rounds, seed=2)
-    run_workload(dsn, sizes, 1, seed=3)  # the statements the advisors read
+    # the statements the advisors read, logged with their parameters
+    run_workload(dsn, sizes, 1, seed=3, logged=True)
+    repo_dsn = observe(admin, dsn, log_dir)
     with pg.connect(dsn, statement_timeout_ms=None) as conn:
-        ctx = context(conn)
+        ctx = context(conn, repo_dsn)
         started = time.monotonic()
         ours = pgwarden_choice(conn, ctx)
         ours_s = time.monotonic() - started
@@ -296,13 +349,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--statements", type=int, default=1000)
     parser.add_argument("--dsn", help="A superuser DSN of a server with hypopg.")
+    parser.add_argument("--log-dir", type=Path, help="Its server log directory.")
+    parser.add_argument(
+        "--no-observe", action="store_true",
+        help="Give the advisor no observed parameter values (the old behaviour).",
+    )  # fmt: skip
     args = parser.parse_args()
     counter = itertools.count(10_000_000)
     sizes: dict[str, Any] = {
         "orders": args.orders, "customers": max(args.orders // 10, 10),
         "events": args.orders * 2, "next_event": lambda: next(counter),
     }  # fmt: skip
-    with server(args.dsn) as admin:
+    with server(args.dsn, args.log_dir) as (admin, log_dir):
         dsn = scratch(admin, "pgwarden_bench_advisor")
         with psycopg.connect(dsn, autocommit=True) as conn:
             started = time.monotonic()
@@ -311,7 +369,7 @@ def main() -> None:
                     conn.execute(statement)
             print(f"data: {args.orders:,d} orders, {sizes['events']:,d} events "
                   f"loaded in {time.monotonic() - started:.0f} s")  # fmt: skip
-        quality(dsn, sizes, args.rounds)
+        quality(admin, dsn, None if args.no_observe else log_dir, sizes, args.rounds)
         speed(admin, args.statements)
 
 

@@ -340,13 +340,13 @@ def bare_queries(target_id: int) -> dict[str, Callable[[psycopg.Connection[Any]]
             target_id=target_id,
             since=now - timedelta(days=30),
             until=last.replace(minute=0),
-        ),  # fmt: skip
+        ),
         "index_recent (30 d)": named(
             "index_recent",
             target_id=target_id,
             since=now - timedelta(days=30),
             after=last.replace(minute=0),
-        ),  # fmt: skip
+        ),
         "statement texts": lambda c: gather.texts(c, target_id),
     }
 

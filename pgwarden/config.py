@@ -96,6 +96,9 @@ class SlowQuerySettings(Section):
     server_log_dir: Path | None = Field(
         None, description="Server log directory (jsonlog/csvlog) collect reads."
     )
+    parameter_values: bool = Field(
+        True, description="Count categorical parameter values (pg_stats MCVs only)."
+    )
 
 
 class DashboardSettings(Section):
@@ -386,6 +389,7 @@ class JobsSettings(Section):
     retention_cron: str = Field("7 * * * *", description="History retention.")
     maintenance_cron: str = Field("*/15 * * * *", description="Maintenance run.")
     reports_cron: str = Field("0 6 * * *", description="Scheduled reports check.")
+    reviews_cron: str = Field("20 * * * *", description="Post-launch reviews now due.")
     queue_upkeep_cron: str = Field(
         "* * * * *", description="Retry stalled jobs, drop old finished ones."
     )
@@ -594,6 +598,26 @@ class CcbSettings(Section):
     )
 
 
+class ReviewSettings(Section):
+    launch_date: str | None = Field(
+        None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="Launch date; a date recorded by review launch wins.",
+    )
+    slo_ms: float | None = Field(
+        None, gt=0, description="Latency objective (default: slo.query_latency_ms)."
+    )
+    grace_hours: float = Field(
+        24, ge=0, description="A review is due this long after its period ends."
+    )
+    latency_cv: float = Field(
+        1.0, gt=0, description="Latency stddev/mean assumed when not measured."
+    )
+    report_dir: Path | None = Field(
+        None, description="Also write each review (md, html, json) here."
+    )
+
+
 class EmbeddedSettings(Section):
     data_dir: Path | None = Field(
         None, description="Embedded server directory (default: user data dir)."
@@ -638,6 +662,7 @@ class Settings(BaseSettings):
     slo: SloSettings = Field(default_factory=SloSettings)  # type: ignore[arg-type]
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)  # type: ignore[arg-type]
     ccb: CcbSettings = Field(default_factory=CcbSettings)  # type: ignore[arg-type]
+    reviews: ReviewSettings = Field(default_factory=ReviewSettings)  # type: ignore[arg-type]
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)  # type: ignore[arg-type]
 
     _toml: ClassVar[dict[str, Any]] = {}

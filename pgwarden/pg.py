@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from typing import Any
 
@@ -132,6 +132,23 @@ def fetch_one(
 ) -> dict[str, Any] | None:
     rows = fetch_all(conn, sql, params)
     return rows[0] if rows else None
+
+
+def named_rows(
+    conn: psycopg.Connection[Any],
+    group: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    feature: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows (as dicts) of the named query ``group.name``; none for a command.
+
+    With ``feature``, a missing privilege or object becomes :class:`MissingCapability`.
+    """
+    with guarded(feature) if feature else nullcontext():
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query(group, name), params)
+            return cur.fetchall() if cur.description else []
 
 
 @contextmanager

@@ -46,9 +46,14 @@ def markdown(data: dict[str, Any], key: str = "recommendations") -> str:
 
 def _one(n: int, r: dict[str, Any]) -> list[str]:
     size = human_bytes(r["estimated_size_bytes"])
-    lines = [f"## {n}. {r['table']} ({', '.join(r['columns'])})", "",
+    keys = r.get("expression") or ", ".join(r["columns"])
+    method = r.get("method", "btree") + (f" ({r['opclass']})" if r.get("opclass")
+                                         else "")  # fmt: skip
+    lines = [f"## {n}. {r['table']} ({keys})", "",
              "```sql", r["ddl"], "```", "",
-             f"- estimated size: {size}"]  # fmt: skip
+             f"- method: {method}", f"- estimated size: {size}"]  # fmt: skip
+    if r.get("expression"):
+        lines.append(f"- expression: `{r['expression']}`")
     if r["size_savings_bytes"]:
         lines.append(
             f"- full index: {human_bytes(r['full_index_size_bytes'])}, saves "
@@ -56,13 +61,17 @@ def _one(n: int, r: dict[str, Any]) -> list[str]:
         )
     pct = r["workload_cost_reduction_pct"]
     lines += [
-        f"- workload cost reduction: {'' if pct is None else pct} %",
+        f"- workload cost reduction: {'not costed' if pct is None else f'{pct} %'}",
         f"- confidence: {r['confidence']}",
         f"- why: {r['reasoning']}",
     ]
     for q in r["affected_queries"][:5]:
+        cost = (
+            "not costed"
+            if q["cost_before"] is None
+            else f"cost {q['cost_before']} → {q['cost_after']}"
+        )
         lines.append(
-            f"  - `{q['queryid']}` cost {q['cost_before']} → {q['cost_after']} "
-            f"({q['calls']} calls): {q['text'][:120]}"
+            f"  - `{q['queryid']}` {cost} ({q['calls']} calls): {q['text'][:120]}"
         )
     return [*lines, ""]

@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 
 from pgwarden import pg
+from pgwarden.advise import observed_values as ov
+from pgwarden.advise import special_facts
 from pgwarden.advise import workload_gather as wg
 from pgwarden.advise.candidates import unquote
 from pgwarden.advise.gather import gather_catalog, target_id
@@ -24,7 +26,7 @@ from pgwarden.advise.select import Budget
 from pgwarden.advise.stats import TableStats
 from pgwarden.advise.workload import Workload
 from pgwarden.config import AdvisorSettings, Settings
-from pgwarden.errors import ConnectionFailed
+from pgwarden.errors import ConnectionFailed, MissingCapability
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Context:
     notes: tuple[str, ...]
     server_version_num: int
     keys: frozenset[tuple[str, str]] = frozenset()
+    observed: ov.Observed | None = None  # parameter values the capture saw
 
 
 def options(settings: AdvisorSettings, budget_mb: float | None = None) -> Options:
@@ -83,6 +86,21 @@ def workload_of(
     return wg.live_workload(target), "live", notes
 
 
+def observed_of(
+    repository_dsn: str | None, name: str, days: float, now: datetime | None = None
+) -> tuple[ov.Observed | None, list[str]]:
+    """The parameter values observed for the target (none without a repository)."""
+    if not repository_dsn:
+        return None, []
+    since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
+    try:
+        with pg.connect(repository_dsn) as repo:
+            found = target_id(repo, name)
+            return (None if found is None else ov.gather(repo, found, since)), []
+    except (ConnectionFailed, MissingCapability, psycopg.Error) as exc:
+        return None, [f"no observed parameter values ({str(exc).splitlines()[0]})"]
+
+
 def gather(
     target: psycopg.Connection[Any],
     repository_dsn: str | None,
@@ -93,6 +111,8 @@ def gather(
         target, repository_dsn, name, settings.history_days
     )
     catalog = gather_catalog(target)
+    observed, more = observed_of(repository_dsn, name, settings.history_days)
+    notes += more
     installed, available = wg.hypopg_state(target)
     if not installed:
         fix = "CREATE EXTENSION hypopg" if available else "install hypopg on the server"
@@ -100,7 +120,7 @@ def gather(
     return Context(
         name, work, wg.tables(target), catalog.indexes, source, installed,
         tuple(notes), catalog.server_version_num,
-        _fk_columns(catalog.foreign_keys),
+        _fk_columns(catalog.foreign_keys), observed,
     )  # fmt: skip
 
 
@@ -132,6 +152,8 @@ def advise_context(
         opts,
         ctx.notes,
         ctx.keys,
+        ctx.observed,
+        facts=special_facts.gather(target, ctx.workload),
     )
 
 

@@ -33,6 +33,11 @@ class Candidate:
     where_column: str | None = None
     where_value: str | None = None
     where_fraction: float = 1.0
+    # other kinds (pgwarden.advise.candidates_special): btree, gin, gist, brin;
+    # keys as SQL when one is an expression; operator class of the last key
+    method: str = "btree"
+    expressions: tuple[str, ...] = ()
+    opclass: str | None = None
 
     @property
     def where(self) -> str | None:
@@ -134,22 +139,40 @@ def for_access(
     return found
 
 
+#: an observed value asked for less often than this gets no partial candidate
+MIN_OBSERVED_SHARE = 0.05
+
+
 def _partials(
     access: TableAccess,
     table: TableStats,
     keys: list[str],
     max_fraction: float,
     min_top: float,
+    observed: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Candidate]:
+    """Partial variants; ``observed`` (column -> value -> share of the calls)
+    replaces the assumption that every rare most common value is asked for."""
     out: list[Candidate] = []
     for p in access.predicates:
-        if p.op != EQ or p.folded:  # a folded constant: one value, unknown
+        if p.op != EQ or getattr(p, "expression", None) is not None:
+            continue
+        shares = (observed or {}).get(p.column)
+        if p.folded and shares is None:  # a folded constant: one value, unknown
             continue
         stats = table.column(p.column)
         rest = tuple(k for k in keys if k != p.column)
         if not rest:
             continue
-        if p.value is not None:
+        if shares is not None:  # the values the workload was seen to use
+            rare = [
+                (v, f)
+                for v, share in shares.items()
+                if share >= MIN_OBSERVED_SHARE
+                and (f := stats.frequency(v)) is not None
+                and f <= max_fraction
+            ]
+        elif p.value is not None:
             freq = stats.frequency(p.value)
             fits = freq is not None and freq <= max_fraction and stats.categorical
             rare = [(p.value, freq)] if fits and freq is not None else []
@@ -159,6 +182,37 @@ def _partials(
             out.append(Candidate(table.schema, table.name, rest, (), p.column, value,
                                  freq))  # fmt: skip
     return out
+
+
+def observed_partials(
+    parsed: Sequence[Parsed],
+    tables: Mapping[str, TableStats],
+    observed: Sequence[Mapping[tuple[str, str], Mapping[str, float]]],
+    *,
+    partial_max_fraction: float = 0.1,
+    partial_min_top: float = 0.3,
+    keys: frozenset[tuple[str, str]] = frozenset(),
+) -> list[Candidate]:
+    """The workload's partial candidates, per statement with its observed values.
+
+    ``observed[i]`` maps (table, column) to value shares for ``parsed[i]``; a
+    statement without observations keeps the pg_stats assumption.
+    """
+    seen: dict[Candidate, None] = {}
+    for p, obs in zip(parsed, observed, strict=True):
+        for name, access in p.tables.items():
+            table = tables.get(name)
+            if table is None:
+                continue
+            mine = {col: v for (t, col), v in obs.items() if t == name}
+            found = _partials(
+                access, table, _keys(access, table), partial_max_fraction,
+                partial_min_top, mine or None,
+            )  # fmt: skip
+            for c in found:
+                if (name, c.where_column) not in keys:
+                    seen.setdefault(c)
+    return list(seen)
 
 
 def generate(

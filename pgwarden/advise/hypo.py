@@ -3,9 +3,11 @@
 A statement with ``$n`` parameters is planned generically: ``EXPLAIN (GENERIC_PLAN)``
 on PostgreSQL 16+, before that ``PREPARE`` with ``plan_cache_mode =
 force_generic_plan`` and ``EXPLAIN EXECUTE`` with NULL arguments. Substituting a
-constant for a parameter gives a custom plan (used for partial indexes). Every
-hypothetical index is dropped again (``hypopg_reset``) whatever happens; costs are
-cached per (statement, hypothetical indexes on its tables).
+constant for a parameter (:func:`substitute`, a quoted ``sql.Literal``, never text
+pasted in) gives a custom plan: for the rare value a partial index targets, and
+for each parameter value the slow query capture observed. Every hypothetical index
+is dropped again (``hypopg_reset``) whatever happens; costs are cached per
+(statement, planned text — so per value —, hypothetical indexes on its tables).
 """
 
 from __future__ import annotations

@@ -12,7 +12,11 @@ without it a heuristic ranks candidates and every recommendation says
      "size_savings_bytes": null, "workload_cost_reduction_pct": 12.5,
      "affected_queries": [{"queryid": "...", "text": "...", "calls": 10,
                            "cost_before": 300.0, "cost_after": 8.3}],
-     "makes_redundant": [], "confidence": "high", "reasoning": "..."}
+     "makes_redundant": [], "confidence": "high", "reasoning": "...",
+     "method": "btree", "expression": null, "opclass": null}
+
+GIN/GiST candidates (hypopg cannot simulate them) come after the verified ones,
+``confidence: unverified`` (:mod:`pgwarden.advise.special_advice`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from psycopg import sql
 
 from pgwarden.advise import candidates as cand
 from pgwarden.advise import hypo
+from pgwarden.advise import observed_values as ov
+from pgwarden.advise import special_advice as sa
 from pgwarden.advise.candidates import Candidate
 from pgwarden.advise.model import IndexInfo
 from pgwarden.advise.select import Budget, Item, Selection, greedy, redundant_existing
+from pgwarden.advise.special_facts import Facts
 from pgwarden.advise.stats import TableStats
 from pgwarden.advise.workload import EQ, Parsed, Statement, Workload, parse
 
@@ -72,7 +79,7 @@ class Recommendation:
             "affected_queries": list(self.affected_queries),
             "makes_redundant": list(self.makes_redundant),
             "confidence": self.confidence, "reasoning": self.reasoning,
-        }  # fmt: skip
+        } | sa.described(c)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,14 @@ def items_for(
     tables: Mapping[str, TableStats],
     partials: Sequence[Candidate] = (),
     limit: int = 1000,
+    observed: ov.Observed | None = None,
 ) -> tuple[list[Item], list[Parsed]]:
-    """Items to cost: each statement, and its rare-value variants for partials."""
+    """Items to cost: each statement, and its value variants.
+
+    A statement with observed parameter values is split over them (a custom plan
+    per value, its observed share of the calls); else over the rare values the
+    partial candidates target, each assumed asked for equally often.
+    """
     catalog = catalog_of(tables)
     items: list[Item] = []
     parsed_all: list[Parsed] = []
@@ -129,12 +142,35 @@ def items_for(
         parsed_all.append(p)
         if not p.parsed or not p.tables or p.command == "insert":
             continue
-        variants = _variants(s.text, p, tables, partials)
+        shares = observed.shares(s) if observed else {}
+        variants = _observed_variants(s.text, p, shares)
+        if not variants:
+            variants = _variants(s.text, p, tables, partials)
         left = max(0.0, 1.0 - sum(f for _t, f in variants))
-        items.append(Item(_share(s, left), p, s.text))
+        if left > 1e-6:
+            items.append(Item(_share(s, left), p, s.text))
         for text, freq in variants:
             items.append(Item(_share(s, freq), p, text))
     return items, parsed_all
+
+
+def _observed_variants(
+    text: str, p: Parsed, shares: Mapping[tuple[str, str], Mapping[str, float]]
+) -> list[tuple[str, float]]:
+    """The text with the first observed ``col = $n`` replaced by each value seen.
+
+    Only one column is substituted: values are counted per column, not jointly.
+    """
+    for name, access in p.tables.items():
+        for pred in access.predicates:
+            values = shares.get((name, pred.column))
+            if pred.op != EQ or pred.number is None or not values:
+                continue
+            return [
+                (hypo.substitute(text, {pred.number: value}), share)
+                for value, share in values.items()
+            ]
+    return []
 
 
 def _share(s: Statement, share: float) -> Statement:
@@ -181,26 +217,43 @@ def advise(
     options: Options,
     notes: Sequence[str] = (),
     keys: frozenset[tuple[str, str]] = frozenset(),
+    observed: ov.Observed | None = None,
+    facts: Facts | None = None,
 ) -> Advice:
     """Recommendations for ``workload``; hypopg-verified when ``conn`` is given.
 
     ``keys`` are (table, column) pairs of foreign keys: never a partial predicate
-    (one index per tenant or parent row is not an index strategy).
+    (one index per tenant or parent row is not an index strategy). ``observed``
+    holds the parameter values the slow query capture saw the statements use.
     """
     catalog = catalog_of(tables)
-    parsed = [
-        parse(s.text, catalog) for s in workload.statements[: options.max_statements]
-    ]
+    statements = workload.statements[: options.max_statements]
+    parsed = [parse(s.text, catalog) for s in statements]
     found = cand.generate(
         parsed, tables, existing, partial_max_fraction=options.partial_max_fraction,
         partial_min_top=options.partial_min_top, keys=keys,
     )  # fmt: skip
+    evidence: dict[tuple[str, str], Any] = {}
+    if observed:
+        found = [c for c in found if c.where_column is None] + cand.observed_partials(
+            parsed, tables, [observed.shares(s) for s in statements],
+            partial_max_fraction=options.partial_max_fraction,
+            partial_min_top=options.partial_min_top, keys=keys,
+        )  # fmt: skip
+        evidence = ov.per_column(observed, statements)
+        notes = (*notes, _observed_note(observed, statements))
+    verify, apart, more = sa.candidates(parsed, tables, existing, facts, conn)
+    found, notes = [*found, *verify], (*notes, *more)
     partials = [c for c in found if c.where_column is not None]
-    items, _ = items_for(workload, tables, partials, options.max_statements)
+    items, _ = items_for(workload, tables, partials, options.max_statements, observed)
     n_parsed = sum(1 for p in parsed if p.parsed)
     if conn is None:
         recs = heuristic(items, found, tables, existing, options.budget)
-        loose = [_partial_rec(c, tables[c.table], (), "unverified") for c in partials]
+        recs += _unverified(apart, items, tables, options.budget)
+        loose = [
+            _partial_rec(c, tables[c.table], (), "unverified", evidence)
+            for c in partials
+        ]
         note = (
             "unverified: hypopg is not available, the recommendations are "
             "heuristic and not checked by the planner"
@@ -212,10 +265,11 @@ def advise(
     with hypo.session(conn) as costing:
         selection = greedy(items, found, tables, existing, costing.cost, options.budget)
         partial_recs = _partial_advice(
-            items, partials, tables, costing.cost, selection.base_cost
+            items, partials, tables, costing.cost, selection.base_cost, evidence
         )
         plans = costing.plans
-    recs = [_recommendation(c, selection) for c in selection.chosen]
+    recs = [_recommendation(c, selection, evidence) for c in selection.chosen]
+    recs += _unverified(apart, items, tables, options.budget)
     return Advice(
         target, HYPOPG, tuple(recs), tuple(partial_recs), len(workload.statements),
         n_parsed, round(selection.base_cost, 2), round(selection.final_cost, 2), plans,
@@ -223,7 +277,32 @@ def advise(
     )  # fmt: skip
 
 
-def _recommendation(choice: Any, selection: Selection) -> Recommendation:
+def _observed_note(observed: ov.Observed, statements: Sequence[Statement]) -> str:
+    matched = sum(1 for s in statements if observed.counts(s))
+    return (
+        f"parameter values observed for {matched} of {len(statements)} statements "
+        "(slow query log, activity samples): those are planned with their real "
+        "constants and weighted by how often each was seen"
+    )
+
+
+def _value_note(c: Candidate, evidence: Mapping[tuple[str, str], Any]) -> str:
+    """Where a partial index's value comes from: observed calls, or pg_stats."""
+    assert c.where_column is not None
+    counts = evidence.get((c.table, c.where_column))
+    if counts:
+        return ov.describe(counts, c.where_value)
+    return (
+        "value assumed from pg_stats (no observed constants: each most common "
+        "value is assumed asked for equally often)"
+    )
+
+
+def _recommendation(
+    choice: Any,
+    selection: Selection,
+    evidence: Mapping[tuple[str, str], Any] | None = None,
+) -> Recommendation:
     c: Candidate = choice.candidate
     pct = (
         round(100 * choice.gain / selection.base_cost, 2) if selection.base_cost else 0
@@ -243,10 +322,11 @@ def _recommendation(choice: Any, selection: Selection) -> Recommendation:
     if c.where_column:
         why += (
             f"; partial: only rows where {c.where} ({100 * c.where_fraction:.1f} % "
-            "of the table, from pg_stats)"
+            f"of the table, from pg_stats); {_value_note(c, evidence or {})}"
         )
     if choice.redundant:
         why += "; makes " + ", ".join(choice.redundant) + " redundant"
+    why += sa.note(c)
     return Recommendation(
         c, choice.size_bytes, full, pct, tuple(choice.affected),
         tuple(choice.redundant), confidence, why,
@@ -259,6 +339,7 @@ def _partial_advice(
     tables: Mapping[str, TableStats],
     cost: Any,
     base: float,
+    evidence: Mapping[tuple[str, str], Any] | None = None,
 ) -> list[Recommendation]:
     """Each partial candidate alone: the statements it serves and its size savings.
 
@@ -291,7 +372,7 @@ def _partial_advice(
         if affected:
             better = any(q["cost_after"] < 0.99 * q["cost_before"] for q in affected)
             rec = _partial_rec(
-                c, table, tuple(affected), "high" if better else "medium"
+                c, table, tuple(affected), "high" if better else "medium", evidence
             )
             pct = round(100 * gain / base, 2) if base else 0.0
             out.append(replace(rec, workload_cost_reduction_pct=pct))
@@ -299,13 +380,18 @@ def _partial_advice(
 
 
 def _partial_rec(
-    c: Candidate, table: TableStats, affected: tuple[dict[str, Any], ...], conf: str
+    c: Candidate,
+    table: TableStats,
+    affected: tuple[dict[str, Any], ...],
+    conf: str,
+    evidence: Mapping[tuple[str, str], Any] | None = None,
 ) -> Recommendation:
     size, full = c.size(table), c.full_size(table)
     why = (
         f"{c.where_column} is skewed (pg_stats): {c.where} matches "
         f"{100 * c.where_fraction:.1f} % of {table.rows:.0f} rows, so a partial index "
-        f"is {100 * (1 - size / full):.0f} % smaller than the full one"
+        f"is {100 * (1 - size / full):.0f} % smaller than the full one; "
+        f"{_value_note(c, evidence or {})}"
     )
     if conf == "unverified":
         why += "; unverified: hypopg is not available"
@@ -359,3 +445,17 @@ def heuristic(
         out.append(Recommendation(c, size, full, None, (), tuple(
             redundant_existing(c, existing)), "unverified", why))  # fmt: skip
     return out
+
+
+def _unverified(
+    loose: Sequence[Candidate],
+    items: Sequence[Item],
+    tables: Mapping[str, TableStats],
+    budget: Budget,
+) -> list[Recommendation]:
+    """GIN/GiST (and, without hypopg, every special) candidate: listed unverified."""
+    listed = sa.unverified(loose, items, tables, budget)
+    return [
+        Recommendation(c, size, None, None, affected, (), "unverified", why)
+        for c, size, affected, why in listed
+    ]

@@ -3,9 +3,9 @@
 Each :class:`QueryFinding` carries its evidence, a concrete fix and an estimate of
 the time it can save over the period (``saved_ms``, used for ranking):
 
-- ``n_plus_one``: a cheap single-row statement called ``n_plus_one_ratio`` times or
-  more per call of another statement of the same caller (sqlcommenter/marginalia
-  tag), with the batched rewrite (``= ANY($n)``);
+- ``n_plus_one``: a cheap single-row statement run ``n_plus_one_ratio`` times or
+  more per run of a parent statement of the same caller, with the batched rewrite
+  (``= ANY($n)``), see :mod:`pgwarden.advise.n_plus_one`;
 - ``missing_index``: a recommendation of the index advisor;
 - ``nested_loop``: a nested loop over an outer of ``nested_loop_rows`` or more
   rows with a sequential scan inside (generic plan);
@@ -22,14 +22,13 @@ the time it can save over the period (``saved_ms``, used for ranking):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgwarden.advise.hypo import nodes
 from pgwarden.advise.stats import TableStats
-from pgwarden.advise.workload import EQ, Parsed, Statement
+from pgwarden.advise.workload import Parsed, Statement
 from pgwarden.config import AdvisorSettings
 from pgwarden.slowlog.normalise import normalise
 
@@ -66,106 +65,19 @@ class QueryFinding:
 
 def finding(kind: str, s: Statement | None, evidence: Mapping[str, Any], fix: str,
             saved_ms: float, query: str | None = None) -> QueryFinding:  # fmt: skip
-    text = query if query is not None else (_short(s.text) if s else "")
+    text = query if query is not None else (short(s.text) if s else "")
     return QueryFinding(
         kind, s.queryid if s else None, text, evidence, fix, saved_ms,
         s.caller if s else None, SEVERITY_BY_KIND.get(kind, "info"),
     )  # fmt: skip
 
 
-def _short(text: str, limit: int = 300) -> str:
+def short(text: str, limit: int = 300) -> str:
     return " ".join(normalise(text).text.split())[:limit]
 
 
 def ranked(findings: Iterable[QueryFinding]) -> list[QueryFinding]:
     return sorted(findings, key=lambda f: (-f.saved_ms, f.kind, f.queryid or 0))
-
-
-# --- N+1 -------------------------------------------------------------------------
-
-
-def _lookup_param(p: Parsed) -> tuple[str, str, int] | None:
-    """(table, column, $n) of a single-table SELECT by equality on a parameter."""
-    if p.command != "select" or not p.tables:
-        return None
-    for name, access in p.tables.items():
-        for pred in access.predicates:
-            if pred.op == EQ and pred.number is not None:
-                return name, pred.column, pred.number
-    return None
-
-
-def batched(text: str, number: int) -> str:
-    """``text`` (comments left out) with ``= $n`` turned into ``= ANY($n)``."""
-    plain = " ".join(normalise(text).text.split())
-    return re.sub(rf"=\s*\${number}\b", f"= ANY(${number})", plain, count=1)
-
-
-def n_plus_one(
-    statements: Sequence[Statement],
-    parsed: Sequence[Parsed],
-    settings: AdvisorSettings,
-) -> list[QueryFinding]:
-    """Children called many times per call of a parent from the same caller."""
-    by_caller: dict[str, list[tuple[Statement, Parsed]]] = {}
-    for s, p in zip(statements, parsed, strict=True):
-        caller = s.caller
-        if caller:
-            by_caller.setdefault(caller, []).append((s, p))
-    out = []
-    for caller, group in by_caller.items():
-        for child, cp in group:
-            lookup = _lookup_param(cp)
-            rows_per_call = child.rows / child.calls if child.calls else 0
-            if lookup is None or child.calls < settings.n_plus_one_min_calls:
-                continue
-            if rows_per_call > 1.5:
-                continue
-            parent = _parent(child, group, settings.n_plus_one_ratio)
-            if parent is None:
-                continue
-            out.append(_n_plus_one(caller, child, parent, lookup))
-    return out
-
-
-def _parent(
-    child: Statement, group: Sequence[tuple[Statement, Parsed]], ratio: float
-) -> Statement | None:
-    """The statement of the caller that best explains the child's calls as a loop."""
-    best: tuple[float, Statement] | None = None
-    for s, _p in group:
-        if s.queryid == child.queryid or not s.calls:
-            continue
-        r = child.calls / s.calls
-        if r < ratio:
-            continue
-        rows = s.rows / s.calls
-        miss = abs(rows - r) / r  # a parent returning ~r rows per call drives the loop
-        if best is None or miss < best[0]:
-            best = (miss, s)
-    return None if best is None else best[1]
-
-
-def _n_plus_one(
-    caller: str, child: Statement, parent: Statement, lookup: tuple[str, str, int]
-) -> QueryFinding:
-    table, column, number = lookup
-    ratio = child.calls / parent.calls
-    fix = (
-        f"load the {table} rows in one statement instead of one per row of the "
-        f"parent: `{batched(child.text, number)}` with an array of the "
-        f'"{column}" values the parent returned (or join {table} in the parent)'
-    )
-    evidence = {
-        "caller": caller, "child_calls": child.calls, "parent_calls": parent.calls,
-        "calls_per_parent_call": round(ratio, 1),
-        "parent_rows_per_call": round(parent.rows / parent.calls, 1),
-        "parent_queryid": str(parent.queryid), "parent_query": _short(parent.text, 200),
-        "child_mean_ms": round(child.mean_ms, 3), "child_total_ms": round(
-            child.total_ms, 1),
-    }  # fmt: skip
-    saved = child.total_ms * (1 - 1 / ratio)
-    return finding("n_plus_one", child, evidence, fix, saved)
 
 
 # --- per statement ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,9 @@ from pgwarden.advise import queries as q
 from pgwarden.advise.advisor_run import Context, advise_context, gather, options
 from pgwarden.advise.hypo import explain
 from pgwarden.advise.index_advisor import Advice
+from pgwarden.advise.n_plus_one import n_plus_one
+from pgwarden.advise.n_plus_one_gather import for_target
+from pgwarden.advise.n_plus_one_sequence import Execution
 from pgwarden.advise.workload import parse
 from pgwarden.config import AdvisorSettings, Settings
 
@@ -21,12 +25,12 @@ MAX_EXPLAINED = 50
 
 def query_advice(
     target: psycopg.Connection[Any], ctx: Context, settings: AdvisorSettings,
-    advice: Advice | None,
+    advice: Advice | None, executions: Sequence[Execution] = (),
 ) -> q.QueryAdvice:  # fmt: skip
     columns = {n: t.columns for n, t in ctx.tables.items()}
     statements = ctx.workload.statements[: settings.max_statements]
     parsed = [parse(s.text, columns) for s in statements]
-    found = q.n_plus_one(statements, parsed, settings)
+    found = n_plus_one(statements, parsed, settings, executions)
     pairs = list(zip(statements, parsed, strict=True))
     explained = 0
     for s, p in pairs:
@@ -42,10 +46,10 @@ def query_advice(
         found += q.missing_indexes([r.as_dict() for r in advice.recommendations])
         if advice.mode != "hypopg":
             notes.append("missing indexes are unverified (no hypopg)")
-    if not any(s.caller for s in statements):
+    if not any(s.caller for s in statements) and not any(e.caller for e in executions):
         notes.append(
-            "no statement carries a caller tag (sqlcommenter/marginalia): N+1 "
-            "detection needs one"
+            "no statement carries a caller tag (sqlcommenter/marginalia) and the slow "
+            "query log names no caller: N+1 findings rest on call ratios alone"
         )
     return q.QueryAdvice(
         ctx.target, tuple(q.ranked(found)), len(statements), explained, tuple(notes)
@@ -61,7 +65,11 @@ def run(
     with pg.connect(target_dsn, statement_timeout_ms=timeout) as target:
         ctx = gather(target, repository_dsn, name, settings.advisor)
         advice = advise_context(target, ctx, options(settings.advisor))
-        return query_advice(target, ctx, settings.advisor, advice), advice
+        statements = ctx.workload.statements[: settings.advisor.max_statements]
+        logged = for_target(target, repository_dsn, name, statements,
+                            settings.advisor.history_days)  # fmt: skip
+        found = query_advice(target, ctx, settings.advisor, advice, logged)
+        return found, advice
 
 
 def markdown(data: dict[str, Any], kinds: Sequence[str] | None = None) -> str:
@@ -74,8 +82,14 @@ def markdown(data: dict[str, Any], kinds: Sequence[str] | None = None) -> str:
             f"## {n}. {f['kind']} ({f['severity']}), ~{f['saved_ms']:.0f} ms to save",
             "", f"- query `{f['queryid']}`: {f['query'][:200]}",
             f"- caller: {f['caller'] or 'unknown'}",
-            "- evidence: " + ", ".join(f"{k}={v}" for k, v in f["evidence"].items()),
+            "- evidence: " + ", ".join(
+                f"{k}={_shown(v)}" for k, v in f["evidence"].items()),
             f"- fix: {f['fix']}", "",
         ]  # fmt: skip
     lines += [f"- note: {n}" for n in data["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> Any:
+    """Nested evidence (callers, sources) as compact JSON."""
+    return json.dumps(value) if isinstance(value, dict | list) else value

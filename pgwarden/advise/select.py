@@ -179,6 +179,7 @@ def _same_keys(a: Candidate, b: Candidate) -> bool:
     return (
         a.table == b.table
         and a.columns[: len(b.columns)] == b.columns
+        and a.expressions[: len(b.expressions)] == b.expressions
         and (a.where_column == b.where_column and a.where_value == b.where_value)
     )
 
@@ -213,6 +214,8 @@ def redundant_existing(
 
     if candidate.where_column is not None:
         return []
+    if candidate.method != "btree" or candidate.expressions:
+        return []  # a BRIN or an expression does not replace a column B-tree
     keys = list(candidate.columns)
     out = []
     for index in existing:

@@ -63,6 +63,11 @@ class Predicate:
     param: bool = False  # compared with a $n parameter
     number: int | None = None  # that parameter's number
     folded: bool = False  # a constant pg_stat_statements turned into $n
+    # expression, operator and KNN predicates (pgwarden.advise.workload_ops):
+    expression: str | None = None  # the indexable expression, deparsed
+    operator: str | None = None  # @>, &&, @@, ~~*, <-> ...
+    refs: tuple[str, ...] = ()  # the columns the expression reads
+    calls: tuple[Any, ...] = ()  # its functions and operators (workload_ops.Call)
 
 
 @dataclass
@@ -184,6 +189,9 @@ class _Reader:
 
     def clauses(self, node: Any, scope: _Scope) -> None:
         for sort in node.sortClause or ():
+            from pgwarden.advise import workload_ops
+
+            workload_ops.ordering(self, sort.node, scope)
             found = self.resolve(sort.node, scope)
             if found is not None:
                 desc = sort.sortby_dir == SortByDir.SORTBY_DESC
@@ -227,6 +235,10 @@ class _Reader:
         self.scan(node, scope)
 
     def expression(self, node: Any, scope: _Scope) -> None:
+        from pgwarden.advise import workload_ops
+
+        if workload_ops.comparison(self, node, scope):
+            return
         op = str(node.name[-1].sval) if node.name else ""
         kind = node.kind
         left = self.resolve(node.lexpr, scope)

@@ -45,9 +45,7 @@ def pool_utilisation(in_use: int, size: int) -> float | None:
 def _execute(
     conn: psycopg.Connection[Any], name: str, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    with pg.guarded(FEATURE), conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        cur.execute(pg.query(GROUP, name), params)
-        return cur.fetchall() if cur.description else []
+    return pg.named_rows(conn, GROUP, name, params, FEATURE)
 
 
 def record_pool(

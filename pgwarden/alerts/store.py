@@ -23,9 +23,7 @@ _ALERT_FIELDS = frozenset(Alert.__dataclass_fields__)
 def rows(
     conn: psycopg.Connection[Any], name: str, params: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    with pg.guarded(FEATURE), conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        cur.execute(pg.query(GROUP, name), params)
-        return cur.fetchall() if cur.description else []
+    return pg.named_rows(conn, GROUP, name, params, FEATURE)
 
 
 def to_alert(row: Mapping[str, Any], target: str | None = None) -> Alert:

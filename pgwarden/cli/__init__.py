@@ -29,7 +29,9 @@ from pgwarden.cli import (
     metrics_cmd,
     oncall_cmd,
     partitions_cmd,
+    rehearse_cmd,
     report_cmd,
+    review_cmd,
     serve_cmd,
     slowlog_cmd,
     worker_cmd,
@@ -138,6 +140,8 @@ app.add_typer(capacity_cmd.app, name="capacity")
 app.add_typer(partitions_cmd.app, name="partitions")
 app.add_typer(maintain_cmd.app, name="maintain")
 app.add_typer(ccb_cmd.app, name="ccb")
+app.add_typer(rehearse_cmd.app, name="rehearse")
+app.add_typer(review_cmd.app, name="review")
 app.command("worker")(worker_cmd.worker)
 app.add_typer(worker_cmd.jobs_app, name="jobs")
 

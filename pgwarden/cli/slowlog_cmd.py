@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pgwarden import pg
 from pgwarden.cli.output import emit_json, emit_rows, err
-from pgwarden.cli.runtime import runtime
-from pgwarden.errors import ConfigurationError
+from pgwarden.cli.runtime import Runtime, runtime
+from pgwarden.errors import ConfigurationError, ConnectionFailed
+
+if TYPE_CHECKING:
+    from pgwarden.slowlog.param_values import Observer
 
 FormatOption = Annotated[
     str | None, typer.Option("--format", help="json, table or md.")
@@ -75,8 +80,9 @@ def ingest_log(
     }
     if path != "-" and not Path(path).exists():
         raise ConfigurationError(f"{path}: no such file or directory")
-    with pg.connect(rt.repository_dsn()) as conn:
+    with pg.connect(rt.repository_dsn()) as conn, _observer(rt) as observer:
         target_id = ensure_target(conn, rt.target_name())
+        policy["observer"] = observer
         if path == "-":
             result = ingest_stream(conn, target_id, sys.stdin.buffer, **policy)
         else:
@@ -85,3 +91,21 @@ def ingest_log(
         f"read {result.records} log records ({result.bytes_read} bytes), "
         f"stored {result.stored} slow queries"
     )
+
+
+@contextmanager
+def _observer(rt: Runtime) -> Iterator[Observer | None]:
+    """The target's parameter value observer, or None when off or unreachable."""
+    if not rt.settings.slow_queries.parameter_values:
+        yield None
+        return
+    from pgwarden.slowlog.param_values import Observer
+
+    try:
+        target = pg.connect(rt.target_dsn())
+    except ConnectionFailed as exc:
+        err.print(f"parameter values not counted (target unreachable): {exc}")
+        yield None
+        return
+    with target:
+        yield Observer(target)

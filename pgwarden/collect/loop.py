@@ -97,7 +97,9 @@ class CollectionLoop:
         self.progress(result.summary())
         if once:
             self.sample()
-        summary = self.slow.after_cycle(collector.repository).summary()
+        summary = self.slow.after_cycle(
+            collector.repository, target_conn=collector.target
+        ).summary()
         if summary:
             self.progress(summary)
         if self.alerts is not None:

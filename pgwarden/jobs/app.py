@@ -47,6 +47,7 @@ SPECS = (
     Spec("retention", "retention_cron", per_target=False),
     Spec("maintenance", "maintenance_cron"),
     Spec("reports", "reports_cron"),
+    Spec("reviews", "reviews_cron"),
     Spec("queue_upkeep", "queue_upkeep_cron", per_target=False),
 )
 TASK_NAMES = tuple(spec.name for spec in SPECS)
@@ -59,6 +60,7 @@ BODIES: dict[str, Body] = {
     "retention": lambda ctx, job, kw: tasks.retention(ctx),
     "maintenance": lambda ctx, job, kw: tasks.maintenance(ctx, kw["target"]),
     "reports": lambda ctx, job, kw: tasks.reports(ctx, kw["target"]),
+    "reviews": lambda ctx, job, kw: tasks.reviews(ctx, kw["target"]),
 }
 
 

@@ -2,8 +2,8 @@
 
 They call the same functions as the CLI: the collection loop, the alert evaluation,
 the retention of the history and of the slow query log, the scheduled maintenance
-cycle, and the index health and optimisation reports when their schedules make
-them due.
+cycle, the index health and optimisation reports when their schedules make
+them due, and the post-launch reviews when due.
 """
 
 from __future__ import annotations
@@ -115,6 +115,23 @@ def reports(ctx: WorkerContext, target: str) -> str:
         _one_line(report.run_if_due(ctx.settings, dsn, ctx.repository_dsn))
         for report in (health_report, optimization_report)
     )
+
+
+def reviews(ctx: WorkerContext, target: str) -> str:
+    """The post-launch reviews whose period ended and which are not generated yet."""
+    from pgwarden.ops import review_run
+    from pgwarden.ops.review_store import NoLaunchDate
+
+    try:
+        done = review_run.generate_due(
+            ctx.settings, ctx.target_dsn(target), ctx.repository_dsn,
+            datetime.now(UTC), "worker",
+        )  # fmt: skip
+    except NoLaunchDate:
+        return "no launch date: no review due"
+    for g in done:
+        ctx.say(f"review {g.review_id} of {target}: {g.report['summary']['line']}")
+    return f"{_count(len(done), 'review')} generated"
 
 
 def _count(n: int, noun: str) -> str:

@@ -9,7 +9,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from pgwarden import pg
@@ -64,9 +63,7 @@ def _json(value: Any) -> Any:
 def rows(
     conn: psycopg.Connection[Any], name: str, params: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    with pg.guarded(FEATURE), conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(pg.query(GROUP, name), params)
-        return cur.fetchall() if cur.description else []
+    return pg.named_rows(conn, GROUP, name, params, FEATURE)
 
 
 def _request(row: Mapping[str, Any]) -> Request:

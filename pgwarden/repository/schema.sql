@@ -860,3 +860,78 @@ CREATE TRIGGER ccb_decision_log_append_only
 CREATE TRIGGER ccb_decision_log_no_truncate
     BEFORE TRUNCATE ON pgwarden.ccb_decision_log
     FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.ccb_decision_log_append_only();
+
+-- Release rehearsal (0012): each `pgwarden rehearse run` with its verdict, timings
+-- and the full report (pgwarden.ops.rehearse_report).
+CREATE TABLE pgwarden.rehearsal (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    title text NOT NULL,
+    change_request_id bigint
+        REFERENCES pgwarden.change_request (id) ON DELETE SET NULL,
+    verdict text NOT NULL CHECK (verdict IN ('go', 'no-go')),
+    started_at timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    window_minutes double precision NOT NULL CHECK (window_minutes > 0),
+    release_s double precision NOT NULL,
+    rollback_s double precision NOT NULL,
+    report jsonb NOT NULL,
+    CHECK (finished_at >= started_at)
+);
+
+CREATE INDEX rehearsal_target_idx ON pgwarden.rehearsal (target_id, started_at);
+CREATE INDEX rehearsal_change_request_idx ON pgwarden.rehearsal (change_request_id);
+
+-- Post-launch reviews (0013): the launch date of each target, and its reviews --
+-- daily in the first week, weekly to day 30, then monthly (pgwarden.ops.review_schedule).
+-- A review's due_at is the end of its period plus reviews.grace_hours (NULL: generated
+-- on demand for a period outside the schedule); generated_at is its first generation.
+CREATE TABLE pgwarden.launch (
+    target_id bigint PRIMARY KEY REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    launch_date date NOT NULL,
+    timezone text NOT NULL,
+    source text NOT NULL CHECK (source IN ('command', 'setting')),
+    recorded_by text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE pgwarden.launch_review (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    kind text NOT NULL CHECK (kind IN ('day', 'week', 'month')),
+    seq int CHECK (seq > 0),
+    period_start timestamptz NOT NULL,
+    period_end timestamptz NOT NULL,
+    due_at timestamptz,
+    generated_at timestamptz NOT NULL,
+    regenerated_at timestamptz,
+    trigger text NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+    summary text NOT NULL,
+    metrics jsonb NOT NULL,
+    markdown text NOT NULL,
+    CHECK (period_end > period_start),
+    UNIQUE (target_id, kind, period_start, period_end)
+);
+
+CREATE INDEX launch_review_period_idx
+    ON pgwarden.launch_review (target_id, period_end);
+
+-- Parameter values (0014): how often a statement compared a categorical column with
+-- each of its most common values, per UTC day (pgwarden.slowlog.param_values).
+-- Only values pg_stats already lists for a low-cardinality column are ever kept.
+CREATE TABLE pgwarden.parameter_value (
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    day date NOT NULL,
+    fingerprint text NOT NULL,
+    queryid bigint,
+    schema_name text NOT NULL,
+    relname text NOT NULL,
+    attname text NOT NULL,
+    value text NOT NULL,
+    calls bigint NOT NULL CHECK (calls > 0),
+    first_seen timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL,
+    PRIMARY KEY (target_id, fingerprint, relname, attname, value, day)
+);
+
+CREATE INDEX parameter_value_day_idx ON pgwarden.parameter_value (target_id, day);

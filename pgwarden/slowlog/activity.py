@@ -8,7 +8,7 @@ query_start), holding the longest duration observed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -16,6 +16,9 @@ from pgwarden import pg
 from pgwarden.slowlog import store
 from pgwarden.slowlog.model import Seen, SlowQuery, classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
+
+if TYPE_CHECKING:
+    from pgwarden.slowlog.param_values import Observer
 
 
 def running(
@@ -71,10 +74,13 @@ def sample(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     retention_days: int = store.RETENTION_DAYS,
+    observer: Observer | None = None,
 ) -> list[SlowQuery]:
     """Take one sample; the running slow statements recorded or updated."""
     rows = running(target_conn, threshold_ms)
     found = classify_all((seen_from_row(row) for row in rows), thresholds)
     store.record(repo_conn, target_id, found, thresholds=thresholds,
                  retention_days=retention_days)  # fmt: skip
+    if observer is not None:  # categorical values of texts with literals
+        observer.record(repo_conn, target_id, observer.from_activity(rows))
     return found

@@ -21,7 +21,7 @@ import psycopg
 from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
 from pgwarden.errors import PgwardenError
-from pgwarden.slowlog import activity
+from pgwarden.slowlog import activity, param_values
 from pgwarden.slowlog.model import SlowQuery
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
 from pgwarden.slowlog.serverlog import ingest_server_log
@@ -72,6 +72,7 @@ def upkeep(repo_conn: Conn, now: datetime, retention_days: int) -> Upkeep:
     with pg.guarded("slow query log (run pgwarden init)"):
         created = ensure_partitions(repo_conn, now)
         dropped = apply_retention(repo_conn, now, retention_days)
+        param_values.apply_retention(repo_conn, now, retention_days)
     return Upkeep(tuple(created), tuple(dropped))
 
 
@@ -97,13 +98,23 @@ class SlowCapture:
         self._upkeep_at: datetime | None = None
         self._sampled: set[tuple[int | None, datetime]] = set()
         self._failures: dict[str, str] = {}
+        self._observer: param_values.Observer | None = None
 
     def after_cycle(
-        self, repo_conn: Conn | None, now: datetime | None = None
+        self,
+        repo_conn: Conn | None,
+        now: datetime | None = None,
+        target_conn: Conn | None = None,
     ) -> Capture:
-        """New server log lines, upkeep when due, and the statements sampled since."""
+        """New server log lines, upkeep when due, and the statements sampled since.
+
+        With ``target_conn`` the log's categorical parameter values are counted too.
+        """
         moment = now or datetime.now(UTC)
-        logged = self._guard("server log", lambda: self._read_log(repo_conn), 0)
+        observer = self._observe(target_conn)
+        logged = self._guard(
+            "server log", lambda: self._read_log(repo_conn, observer), 0
+        )
         done = None
         if repo_conn is not None and upkeep_due(self._upkeep_at, moment):
             done = self._guard(
@@ -128,13 +139,16 @@ class SlowCapture:
         self._sampled.update((q.pid, q.started_at) for q in found)
         return len(found)
 
-    def _read_log(self, repo_conn: Conn | None) -> int:
+    def _read_log(
+        self, repo_conn: Conn | None, observer: param_values.Observer | None = None
+    ) -> int:
         log_dir = self.log_dir
         if repo_conn is None or log_dir is None or not log_dir.is_dir():
             return 0
         return ingest_server_log(
             repo_conn, self._target(repo_conn), log_dir,
             thresholds=self.thresholds, retention_days=self.settings.retention_days,
+            observer=observer,
         ).stored  # fmt: skip
 
     def _sample(self, target_conn: Conn, repo_conn: Conn) -> list[SlowQuery]:
@@ -142,7 +156,17 @@ class SlowCapture:
             target_conn, repo_conn, self._target(repo_conn),
             self.thresholds.warning_ms, thresholds=self.thresholds,
             retention_days=self.settings.retention_days,
+            observer=self._observe(target_conn),
         )  # fmt: skip
+
+    def _observe(self, target_conn: Conn | None) -> param_values.Observer | None:
+        """The parameter value observer of this target connection, when enabled."""
+        if not self.settings.parameter_values or _down(target_conn):
+            return None
+        assert target_conn is not None
+        if self._observer is None or self._observer.target_conn is not target_conn:
+            self._observer = param_values.Observer(target_conn)
+        return self._observer
 
     def _upkeep(self, repo_conn: Conn, now: datetime) -> Upkeep:
         done = upkeep(repo_conn, now, self.settings.retention_days)

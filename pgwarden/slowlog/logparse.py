@@ -2,7 +2,8 @@
 
 ``log_min_duration_statement`` writes ``duration: 123.456 ms  statement: …`` (simple
 protocol) or ``duration: … ms  execute <name>: …`` (extended protocol; the bound
-parameters are in the ``detail`` field, which is never read). auto_explain writes
+parameters are in the ``detail`` field, read only by
+:mod:`pgwarden.slowlog.param_values`, never stored as such). auto_explain writes
 ``duration: … ms  plan:`` followed by the query text and the plan.
 """
 
@@ -49,6 +50,7 @@ class LogEntry:
     user: str | None = None
     application_name: str | None = None
     query_id: int | None = None
+    detail: str | None = None  # bound parameters of an execute
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def _entry(data: dict[str, Any]) -> LogEntry | None:
         user=data.get("user") or None,
         application_name=data.get("application_name") or None,
         query_id=_int(data.get("query_id")),
+        detail=data.get("detail") or None,
     )
 
 

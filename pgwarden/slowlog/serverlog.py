@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psycopg
 
@@ -30,6 +30,9 @@ from pgwarden.slowlog.logparse import (
 )
 from pgwarden.slowlog.model import classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
+
+if TYPE_CHECKING:
+    from pgwarden.slowlog.param_values import Observer
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +119,15 @@ def store_entries(
     entries: Iterable[LogEntry],
     thresholds: Thresholds,
     retention_days: int = store.RETENTION_DAYS,
+    observer: Observer | None = None,
 ) -> int:
+    entries = list(entries)
     found = classify_all(slow_statements(entries), thresholds)
-    return store.record(conn, target_id, found, thresholds=thresholds,
-                        retention_days=retention_days)  # fmt: skip
+    stored = store.record(conn, target_id, found, thresholds=thresholds,
+                          retention_days=retention_days)  # fmt: skip
+    if observer is not None:  # categorical parameter values, in the same transaction
+        observer.record(conn, target_id, observer.from_log(entries))
+    return stored
 
 
 def ingest_server_log(
@@ -129,11 +137,18 @@ def ingest_server_log(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     retention_days: int = store.RETENTION_DAYS,
+    observer: Observer | None = None,
 ) -> LogIngest:
-    """Read what is new in the log file(s) and store their slow statements."""
+    """Read what is new in the log file(s) and store their slow statements.
+
+    With an ``observer`` the categorical parameter values of every logged statement
+    are counted too (:mod:`pgwarden.slowlog.param_values`).
+    """
     totals = LogIngest(0, 0, 0, 0)
     for path in log_files(Path(log_dir_or_file)):
-        result = _ingest_file(repo_conn, target_id, path, thresholds, retention_days)
+        result = _ingest_file(
+            repo_conn, target_id, path, thresholds, retention_days, observer
+        )
         totals = _add(totals, result)
     return totals
 
@@ -153,6 +168,7 @@ def _ingest_file(
     path: Path,
     thresholds: Thresholds,
     retention_days: int,
+    observer: Observer | None = None,
 ) -> LogIngest:
     with path.open("rb") as stream:
         stat = os.fstat(stream.fileno())
@@ -163,7 +179,7 @@ def _ingest_file(
         for entries, size in batches(iter(stream.readline, b""), fmt):
             with conn.transaction():
                 stored += store_entries(
-                    conn, target_id, entries, thresholds, retention_days
+                    conn, target_id, entries, thresholds, retention_days, observer
                 )
                 read, count = read + size, count + len(entries)
                 state = [target_id, str(path), stat.st_ino, offset + read]
@@ -205,6 +221,7 @@ def ingest_stream(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     retention_days: int = store.RETENTION_DAYS,
+    observer: Observer | None = None,
 ) -> LogIngest:
     """Ingest a whole stream (e.g. stdin) without remembering a position."""
     first = stream.readline()
@@ -213,7 +230,7 @@ def ingest_stream(
     read = count = stored = 0
     for entries, size in batches(lines, chosen, tail=True):
         stored += store_entries(
-            repo_conn, target_id, entries, thresholds, retention_days
+            repo_conn, target_id, entries, thresholds, retention_days, observer
         )
         read, count = read + size, count + len(entries)
     return LogIngest(0, read, count, stored)

@@ -105,7 +105,8 @@ def test_worker_once_collects_and_lists_its_jobs(empty_dsn: str) -> None:
     assert _cycles(empty_dsn) == 1  # the history of one collection cycle
     ran = set(re.findall(r"^job (\w+)\[\d+\]", result.stderr, re.MULTILINE))
     assert ran == {
-        "collect", "alerts", "retention", "maintenance", "reports", "queue_upkeep"
+        "collect", "alerts", "retention", "maintenance", "reports", "reviews",
+        "queue_upkeep",
     }  # fmt: skip
     listed = pgwarden("--dsn", empty_dsn, "jobs", "list", "--format", "json")
     assert listed.returncode == 0, listed.stderr

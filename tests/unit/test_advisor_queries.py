@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 
 from pgwarden.advise.index_advisor import Advice
+from pgwarden.advise.n_plus_one import batched, n_plus_one
 from pgwarden.advise.optimization_report import build, render
-from pgwarden.advise.queries import (
-    QueryAdvice,
-    batched,
-    n_plus_one,
-    plan_findings,
-    statement_findings,
-)
+from pgwarden.advise.queries import QueryAdvice, plan_findings, statement_findings
 from pgwarden.advise.workload import Statement, parse
 from pgwarden.config import AdvisorSettings
 
@@ -43,6 +38,8 @@ def test_n_plus_one_needs_the_same_caller_and_a_call_ratio() -> None:
     assert f["evidence"]["parent_queryid"] == "1"  # returns ~20 rows per call
     assert f["evidence"]["calls_per_parent_call"] == 20.0
     assert "= ANY($1)" in f["fix"] and f["saved_ms"] == 38.0
+    assert f["caller"] == "open /a" and f["evidence"]["confidence"] == "medium"
+    assert f["evidence"]["round_trips_removed"] == 190
     assert _n_plus_one(200, OTHER) == []  # another caller
     assert _n_plus_one(30) == []  # 3 calls per parent call
 

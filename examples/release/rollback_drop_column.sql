@@ -1,0 +1,1 @@
+ALTER TABLE "Answer" DROP COLUMN IF EXISTS "answerScore";
