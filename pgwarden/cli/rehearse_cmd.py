@@ -1,7 +1,8 @@
 """``pgwarden rehearse``: release rehearsal and dry run, and its stored reports.
 
-``rehearse run --plan release.toml`` exits 0 on go, 1 on no-go, 2 on a bad plan or
-option, 3 when the target or the rehearsal database cannot be used.
+``rehearse --plan release.toml`` (or ``rehearse run --plan …``) exits 0 on go, 1 on
+no-go, 2 on a bad plan or option, 3 when the target or the rehearsal database cannot
+be used.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pgwarden.errors import ConfigurationError, TargetError
 app = typer.Typer(
     help="Release rehearsal: pre-flight checks, steps and rollback on a clone, "
     "go/no-go.",
-    no_args_is_help=True,
+    invoke_without_command=True,
 )
 REPORT_FORMATS = ("md", "json")
 FormatOption = Annotated[
@@ -53,26 +54,57 @@ def _interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+PlanOption = Annotated[
+    Path, typer.Option("--plan", help="The release plan (release.toml).")
+]
+KeepCloneOption = Annotated[
+    bool, typer.Option("--keep-clone", help="Do not drop the clone afterwards.")
+]
+ChecksOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--checks-only", help="Only the pre-flight checks (no clone, no steps)."
+    ),
+]
+StoreOption = Annotated[
+    bool,
+    typer.Option("--store/--no-store", help="Keep the report in the repository."),
+]
+
+
+@app.callback()
+def rehearse_cmd(
+    ctx: typer.Context,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="The release plan: rehearse it.")
+    ] = None,
+    fmt: FormatOption = None,
+    keep_clone: KeepCloneOption = False,
+    checks_only: ChecksOnlyOption = False,
+    store: StoreOption = True,
+) -> None:
+    """``pgwarden rehearse --plan FILE`` is ``pgwarden rehearse run --plan FILE``."""
+    if ctx.invoked_subcommand is not None:
+        if plan_file is not None:
+            raise ConfigurationError(
+                f"--plan goes with rehearse (or rehearse run), not with "
+                f"rehearse {ctx.invoked_subcommand}"
+            )
+        return
+    if plan_file is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(2)
+    run_cmd(ctx, plan_file, fmt, keep_clone, checks_only, store)
+
+
 @app.command("run")
 def run_cmd(
     ctx: typer.Context,
-    plan_file: Annotated[
-        Path, typer.Option("--plan", help="The release plan (release.toml).")
-    ],
+    plan_file: PlanOption,
     fmt: FormatOption = None,
-    keep_clone: Annotated[
-        bool, typer.Option("--keep-clone", help="Do not drop the clone afterwards.")
-    ] = False,
-    checks_only: Annotated[
-        bool,
-        typer.Option(
-            "--checks-only", help="Only the pre-flight checks (no clone, no steps)."
-        ),
-    ] = False,
-    store: Annotated[
-        bool,
-        typer.Option("--store/--no-store", help="Keep the report in the repository."),
-    ] = True,
+    keep_clone: KeepCloneOption = False,
+    checks_only: ChecksOnlyOption = False,
+    store: StoreOption = True,
 ) -> None:
     """Rehearse a release: exit 0 on go, 1 on no-go."""
     from pgwarden.ops import rehearse, rehearse_plan, rehearse_report

@@ -242,7 +242,7 @@ name = "drop notes"
 sql = "DROP TABLE IF EXISTS notes"
 """,
     )
-    result = rehearse(demo_dsn, "run", "--plan", str(plan), "--format", "md")
+    result = rehearse(demo_dsn, "--plan", str(plan), "--format", "md")
     assert result.exit_code == 1
     md = result.stdout
     assert "**Verdict: NO-GO**" in md
@@ -352,7 +352,7 @@ def test_firing_critical_alert_and_unapproved_request_block(
         )
     plan = write_plan(tmp_path, PREFLIGHT.replace("999", "1"))
     result = rehearse(
-        demo_dsn, "run", "--plan", str(plan), "--checks-only", "--format", "json"
+        demo_dsn, "--plan", str(plan), "--checks-only", "--format", "json"
     )
     assert result.exit_code == 1
     checks = {c["name"]: c for c in report_of(result)["checks"]}
@@ -433,6 +433,17 @@ def test_malformed_plan_exits_2_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {plan}: ")
     assert message in lines[0]
+
+
+def test_plan_with_a_subcommand_or_no_plan_exits_2(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, 'title = "t"\nwindow_minutes = 5\n')
+    mixed = pgwarden("rehearse", "--plan", str(plan), "list")
+    bare = pgwarden("rehearse")
+    assert mixed.returncode == 2
+    assert mixed.stderr.strip() == (
+        "error: --plan goes with rehearse (or rehearse run), not with rehearse list"
+    )
+    assert bare.returncode == 2 and "--plan" in bare.stdout
 
 
 def test_unreachable_target_exits_3(tmp_path: Path) -> None:
