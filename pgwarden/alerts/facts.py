@@ -76,6 +76,7 @@ class Facts:
     #: the latest collected database point (gauges as read, counters per interval)
     database: Mapping[str, Any] | None = None
     last_collect_at: datetime | None = None
+    watched_since: datetime | None = None  # when pgwarden registered the target
     #: block hits and reads summed over the cache hit window
     cache_hits: int | None = None
     cache_reads: int | None = None

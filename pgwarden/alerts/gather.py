@@ -71,6 +71,10 @@ def _collected(
         last = history.latest_interval(conn, target_id)
         found["sources"].add(src.COLLECTOR)
         found["last_collect_at"] = last.ts if last else None
+        registered = pg.fetch_one(
+            conn, "SELECT first_seen FROM pgwarden.target WHERE id = %s", [target_id]
+        )
+        found["watched_since"] = registered["first_seen"] if registered else None
         window = max(EVICTION_WINDOW, timedelta(minutes=s.cache_hit_window_minutes))
         points = history.database_series(conn, target_id, now - window, now + TICK)
         fresh = timedelta(minutes=s.collector_silent_minutes)

@@ -246,7 +246,9 @@ def statement_evictions(f: Facts, s: AlertSettings, t: Thresholds) -> list[Obser
 def collector_silent(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
     limit = timedelta(minutes=s.collector_silent_minutes)
     last = f.last_collect_at
-    if last is not None and f.now - last < limit:
+    # never collected yet: the first cycle gets the same grace from registration
+    since = last if last is not None else f.watched_since
+    if since is not None and f.now - since < limit:
         return []
     age = "never" if last is None else f"{(f.now - last).total_seconds():.0f} s ago"
     value = -1.0 if last is None else (f.now - last).total_seconds()

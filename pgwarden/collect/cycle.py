@@ -86,7 +86,7 @@ class CycleResult:
         if self.gaps:
             text += " gap: " + "; ".join(f"{g.part}: {g.reason}" for g in self.gaps)
         if self.disabled:
-            text += " off: " + "; ".join(self.disabled.values())
+            text += " off: " + "; ".join(dict.fromkeys(self.disabled.values()))
         return text
 
 

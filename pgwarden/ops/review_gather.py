@@ -27,6 +27,7 @@ class Facts:
     """What one review reads, before any figure is computed."""
 
     cycles: list[datetime] = field(default_factory=list)
+    first_cycle: datetime | None = None  # pgwarden's first cycle of the target
     restarts: list[tuple[datetime, datetime]] = field(default_factory=list)
     bins: list[MeanBin] = field(default_factory=list)
     spread: dict[int, float] = field(default_factory=dict)
@@ -62,6 +63,7 @@ def repository(
     slow = rows(repo, "slow_counts", span | {"slo_ms": slo_ms, "log_ms": log_ms})[0]
     return Facts(
         cycles=[r["ts"] for r in rows(repo, "cycles", span)],
+        first_cycle=rows(repo, "first_cycle", span)[0]["ts"],
         restarts=[(r["from_ts"], r["to_ts"]) for r in rows(repo, "restarts", span)],
         bins=[
             MeanBin(int(b["queryid"]), int(b["calls"]), float(b["total_ms"]))

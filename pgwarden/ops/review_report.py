@@ -52,7 +52,12 @@ def build(
         "first_generated_at": first.isoformat(),
         "on_time": None if period.due_at is None else first <= period.due_at,
         "availability": review_uptime.availability(
-            facts.cycles, facts.restarts, period.start, period.end, interval
+            facts.cycles,
+            facts.restarts,
+            period.start,
+            period.end,
+            interval,
+            monitored_from=facts.first_cycle or period.end,
         ),
         "latency": review_latency.latency(
             facts.bins,
@@ -162,7 +167,7 @@ def _fmt(value: Any) -> str:
 
 def render(report: dict[str, Any], fmt: str) -> str:
     """The review as ``md``, ``html`` or ``json`` text."""
-    env = stored.templates(num=_fmt, yesno=_yesno)
+    env = stored.templates(num=_fmt, pct=_pct, yesno=_yesno)
     return stored.render_with(env, TEMPLATE, report, fmt)
 
 

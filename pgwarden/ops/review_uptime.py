@@ -74,15 +74,27 @@ def availability(
     end: datetime,
     interval: timedelta,
     target_pct: float | None = None,
+    monitored_from: datetime | None = None,
 ) -> dict[str, Any]:
-    spans = down_spans(cycles, restarts, start, end, interval)
+    """Availability over ``[start, end)``, judged from ``monitored_from`` on.
+
+    ``monitored_from`` is pgwarden's first collection cycle of the target: time
+    before it was not watched, so it is neither up nor down. At or after ``end``
+    nothing of the period was watched and the availability is unknown (None).
+    """
+    judged = start if monitored_from is None else max(start, monitored_from)
+    if judged >= end:
+        spans, total = [], timedelta()
+    else:
+        spans = down_spans(cycles, restarts, judged, end, interval)
+        total = end - judged
     down = sum((b - a for a, b in spans), timedelta())
-    total = end - start
-    inside = [c for c in cycles if start <= c < end]
+    inside = [c for c in cycles if judged <= c < end]
     expected = int(total / interval)
-    up = 1 - down / total
+    up = None if not total else 1 - down / total
     return {
-        "availability_pct": percent(up),
+        "availability_pct": None if up is None else percent(up),
+        "monitored_from": judged.isoformat() if judged < end else None,
         "downtime_s": round(down.total_seconds(), 1),
         "down_periods": [
             {
@@ -105,6 +117,7 @@ def availability(
             "and after the last cycle of the period, and every interval in which "
             "the server restarted (an upper bound: when it went down inside is "
             "unknown). A stopped collector cannot be told from an unreachable "
-            "target, so it counts as downtime too."
+            "target, so it counts as downtime too. Time before pgwarden first "
+            "collected the target is not judged."
         ),
     }

@@ -13,7 +13,7 @@ SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
   AND (%(tables)s::bigint[] IS NULL OR c.oid::bigint = ANY(%(tables)s::bigint[]))
 ORDER BY n.nspname, c.relname;
@@ -28,7 +28,7 @@ JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
      AND s.attname = a.attname AND NOT s.inherited
 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
   AND (%(tables)s::bigint[] IS NULL OR c.oid::bigint = ANY(%(tables)s::bigint[]))
 ORDER BY a.attrelid, a.attnum;
@@ -53,7 +53,7 @@ JOIN pg_class tc ON tc.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = tc.relnamespace
 JOIN pg_am am ON am.oid = ic.relam
 WHERE am.amname = 'btree' AND i.indisvalid AND tc.relkind IN ('r', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
   AND (%(tables)s::bigint[] IS NULL OR i.indrelid::bigint = ANY(%(tables)s::bigint[]))
 ORDER BY n.nspname, tc.relname, ic.relname;
@@ -79,7 +79,7 @@ LEFT JOIN pg_stats ts ON ts.schemaname = n.nspname AND ts.tablename = tc.relname
 LEFT JOIN pg_stats xs ON i.indkey[a.attnum - 1] = 0 AND xs.schemaname = n.nspname
      AND xs.tablename = ic.relname AND xs.attname = a.attname
 WHERE am.amname = 'btree' AND i.indisvalid AND tc.relkind IN ('r', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
   AND (%(tables)s::bigint[] IS NULL OR i.indrelid::bigint = ANY(%(tables)s::bigint[]))
 ORDER BY i.indexrelid, a.attnum;
@@ -125,7 +125,7 @@ LEFT JOIN pg_attribute la ON la.attrelid = i.indrelid AND la.attnum = i.indkey[0
 LEFT JOIN pg_stats ls ON ls.schemaname = n.nspname AND ls.tablename = tc.relname
      AND ls.attname = la.attname AND NOT ls.inherited
 WHERE ic.relkind = 'i' AND tc.relkind IN ('r', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
 ORDER BY n.nspname, tc.relname, ic.relname;
 
@@ -170,7 +170,7 @@ LEFT JOIN pg_attribute la ON la.attrelid = i.indrelid AND la.attnum = i.indkey[0
 LEFT JOIN pg_stats ls ON ls.schemaname = n.nspname AND ls.tablename = tc.relname
      AND ls.attname = la.attname AND NOT ls.inherited
 WHERE ic.relkind = 'i' AND tc.relkind IN ('r', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
 ORDER BY n.nspname, tc.relname, ic.relname;
 
@@ -189,7 +189,7 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE (c.relkind = 'p' OR (c.relkind = 'r' AND NOT c.relispartition))
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp%%'
 ORDER BY n.nspname, c.relname;
 
@@ -206,7 +206,7 @@ FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE k.contype = 'f' AND c.relkind IN ('r', 'p')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
 ORDER BY n.nspname, c.relname, k.conname;
 
 -- name: stats_reset

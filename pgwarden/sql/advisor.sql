@@ -14,7 +14,7 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'p', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pg_toast')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs', 'pg_toast')
   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pgwarden_%'
 ORDER BY n.nspname, c.relname;
 
@@ -23,7 +23,7 @@ SELECT schemaname AS schema, tablename AS table, attname AS column, null_frac::f
     avg_width, n_distinct::float8, most_common_vals::text::text[] AS mcv,
     most_common_freqs::float8[] AS mcf, correlation::float8
 FROM pg_stats
-WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND NOT inherited;
 
 -- name: live_statements

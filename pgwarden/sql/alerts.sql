@@ -65,7 +65,7 @@ WITH idx AS (
     JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_am a ON a.oid = c.relam
     WHERE a.amname = 'btree' AND c.relpages > 1 AND c.reltuples >= 0
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
       AND n.nspname !~ '^pg_toast'
 ), widths AS (
     SELECT idx.relid, sum(coalesce(s.avg_width, 8)) AS key_width

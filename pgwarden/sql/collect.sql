@@ -171,7 +171,7 @@ SELECT t.relid::bigint AS relid, t.schemaname AS schema_name, t.relname AS rel_n
 FROM pg_stat_user_tables t
 JOIN pg_statio_user_tables io ON io.relid = t.relid
 JOIN pg_class c ON c.oid = t.relid
-WHERE t.schemaname <> 'pgwarden';
+WHERE t.schemaname NOT IN ('pgwarden', 'pgwarden_jobs');
 
 -- name: indexes
 SELECT i.indexrelid::bigint AS relid, i.schemaname AS schema_name,
@@ -181,4 +181,4 @@ SELECT i.indexrelid::bigint AS relid, i.schemaname AS schema_name,
        pg_relation_size(i.indexrelid) AS size_bytes
 FROM pg_stat_user_indexes i
 JOIN pg_statio_user_indexes io ON io.indexrelid = i.indexrelid
-WHERE i.schemaname <> 'pgwarden';
+WHERE i.schemaname NOT IN ('pgwarden', 'pgwarden_jobs');

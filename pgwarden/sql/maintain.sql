@@ -23,7 +23,7 @@ SELECT t.relid::bigint AS oid, t.schemaname AS schema, t.relname AS name,
 FROM pg_stat_user_tables t
 JOIN pg_class c ON c.oid = t.relid
 LEFT JOIN held h ON h.relid = t.relid
-WHERE t.schemaname <> 'pgwarden' AND c.relkind = 'r';
+WHERE t.schemaname NOT IN ('pgwarden', 'pgwarden_jobs') AND c.relkind = 'r';
 
 -- name: indexes
 WITH held AS (
@@ -43,7 +43,7 @@ JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_am a ON a.oid = c.relam
 JOIN pg_index x ON x.indexrelid = i.indexrelid
 LEFT JOIN held h ON h.relid = i.relid
-WHERE i.schemaname <> 'pgwarden' AND x.indisvalid;
+WHERE i.schemaname NOT IN ('pgwarden', 'pgwarden_jobs') AND x.indisvalid;
 
 -- name: settings
 SELECT current_setting('autovacuum_freeze_max_age')::bigint AS freeze_max_age,

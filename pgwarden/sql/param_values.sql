@@ -11,7 +11,7 @@ WITH rel AS (
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relname = %(relname)s AND c.relkind IN ('r', 'p', 'm')
       AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s::text)
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
     ORDER BY pg_table_is_visible(c.oid) DESC, n.nspname
     LIMIT 1
 )

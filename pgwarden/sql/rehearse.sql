@@ -134,14 +134,14 @@ SELECT format('%s %I.%I', c.relkind, n.nspname, c.relname) AS object,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'i', 'S', 'f')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
   AND n.nspname !~ '^pg_(toast|temp)'
 UNION ALL
 SELECT format('constraint %I on %s', con.conname, con.conrelid::regclass),
        pg_get_constraintdef(con.oid)
 FROM pg_constraint con
 JOIN pg_namespace n ON n.oid = con.connamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden')
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
 ORDER BY 1, 2;
 
 -- name: insert_rehearsal

@@ -11,6 +11,10 @@ WHERE target_id = %(target)s
                       WHERE target_id = %(target)s AND ts >= %(end)s), %(end)s)
 ORDER BY ts;
 
+-- name: first_cycle
+-- When pgwarden first collected the target: time before it is not judged.
+SELECT min(ts) AS ts FROM pgwarden.collect_cycle WHERE target_id = %(target)s;
+
 -- name: restarts
 SELECT from_ts, to_ts FROM pgwarden.collect_gap
 WHERE target_id = %(target)s AND part = 'server' AND from_ts IS NOT NULL

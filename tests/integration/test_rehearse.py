@@ -5,6 +5,7 @@ record in the repository."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -378,7 +379,8 @@ def test_clone_of_a_busy_database_says_what_to_do(
         result = rehearse(demo_dsn, "run", "--plan", str(plan))
     assert isinstance(result.exception, CloneFailed)
     message = str(result.exception)
-    assert "1 other session(s) use it" in message
+    # ours at least; a closing session of an earlier test may still count
+    assert re.search(r"\b[1-9]\d* other session\(s\) use it", message), message
     assert "rehearsal_dsn" in message and 'clone = "dump"' in message
     assert "\n" not in message and result.exception.exit_code == 3
     assert rehearsal_databases(pg_server) == []

@@ -101,6 +101,14 @@ def test_replication_wraparound_evictions_bloat_silence() -> None:
     assert found["collector_silent"].severity == "critical"
 
 
+def test_a_target_never_collected_gets_the_grace_from_its_registration() -> None:
+    just = facts(last_collect_at=None, watched_since=NOW - timedelta(minutes=1))
+    long_ago = facts(last_collect_at=None, watched_since=NOW - timedelta(minutes=6))
+    assert "collector_silent" not in fired(just)
+    silent = fired(long_ago)["collector_silent"]
+    assert silent.value == -1 and "was never" in silent.description
+
+
 def test_missing_source_skips_the_rule() -> None:
     _, evaluated = evaluate_rules(
         active_rules(S), facts(sources=frozenset({src.HISTORY})), S, T

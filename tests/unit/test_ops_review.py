@@ -299,3 +299,18 @@ def test_trend_against_the_previous_review() -> None:
     assert rows["cache_hit_pct"]["change"] is None
     assert found["previous"]["label"] == "day 1"
     assert metrics.trend(now, None) == {"previous": None, "figures": []}
+
+
+def test_time_before_the_first_collection_is_not_judged() -> None:
+    start, minute = _at(2026, 3, 2), timedelta(minutes=1)
+    hour = start + timedelta(hours=1)
+    # pgwarden first collected the target at 00:30, then every minute
+    found = uptime.availability(
+        _minutes(start + 30 * minute, 31), [], start, hour, minute,
+        monitored_from=start + 30 * minute,
+    )  # fmt: skip
+    assert found["availability_pct"] == 100.0 and found["downtime_s"] == 0
+    assert found["monitored_from"] == "2026-03-02T00:30:00+00:00"
+    never = uptime.availability([], [], start, hour, minute, monitored_from=hour)
+    assert never["availability_pct"] is None and never["monitored_from"] is None
+    assert never["down_periods"] == []

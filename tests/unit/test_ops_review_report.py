@@ -23,6 +23,7 @@ def _report(**kwargs: object) -> dict:
     )[2]
     facts = Facts(
         cycles=[START + i * MINUTE for i in range(-1, 1441)],
+        first_cycle=START - MINUTE,
         bins=[MeanBin(1, 1000, 5_000.0)],
         database={"blks_hit": 99, "blks_read": 1, "xact_commit": 100},
         alerts=[{"severity": "critical", "fired_at": START, "acked_at": START + MINUTE,
