@@ -19,7 +19,6 @@ from pgwarden import pg
 from pgwarden.cli.options import Duration, LogDir, server_log_dir
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
-from pgwarden.collect.loop import CollectionLoop
 from pgwarden.config import Settings
 
 
@@ -67,6 +66,8 @@ def collect(
     settings = rt.settings
     prepare_repository(rt.repository_dsn(), settings)
     chosen = server_log_dir(log_dir, settings)
+    from pgwarden.collect.loop import CollectionLoop
+
     loop = CollectionLoop(
         rt.target_dsn(), rt.repository_dsn(), rt.target_name(), settings,
         report=_say, log_dir=chosen, alerts=not once,
