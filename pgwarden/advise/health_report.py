@@ -127,25 +127,11 @@ def _previous_if_any(
         return None
 
 
-def run_scheduled(settings: Settings, target_dsn: str, repository_dsn: str) -> str:
-    """Build, store in the repository (and files), summarise."""
-    report, report_id = generate(settings, target_dsn, repository_dsn, save=True)
-    directory = settings.index_health.report_dir
-    return stored.summary_line(
-        "index health", report, report_id, directory, KIND, render
-    )
-
-
-def run_if_due(
-    settings: Settings,
-    target_dsn: str,
-    repository_dsn: str,
-    now: datetime | None = None,
-) -> str:
-    """:func:`run_scheduled` when the last report is ``report_schedule`` old."""
-    return stored.run_when_due(
-        "index health", KIND, settings.index_health.report_schedule,
-        target_dsn, repository_dsn,
-        lambda: run_scheduled(settings, target_dsn, repository_dsn),
-        now or datetime.now(UTC),
-    )  # fmt: skip
+SCHEDULED = stored.Scheduled(
+    "index health", KIND,
+    schedule=lambda s: s.index_health.report_schedule,
+    directory=lambda s: s.index_health.report_dir,
+    generate=generate, render=render,
+)  # fmt: skip
+run_scheduled = SCHEDULED.run
+run_if_due = SCHEDULED.run_if_due

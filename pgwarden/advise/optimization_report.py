@@ -73,25 +73,11 @@ def generate(
         return stored.save(repo, name, target_dsn, KIND, lambda _: report)
 
 
-def run_scheduled(settings: Settings, target_dsn: str, repository_dsn: str) -> str:
-    """Build, store in the repository (and files), summarise."""
-    report, report_id = generate(settings, target_dsn, repository_dsn, save=True)
-    directory = settings.advisor.report_dir
-    return stored.summary_line(
-        "optimisation", report, report_id, directory, KIND, render
-    )
-
-
-def run_if_due(
-    settings: Settings,
-    target_dsn: str,
-    repository_dsn: str,
-    now: datetime | None = None,
-) -> str:
-    """:func:`run_scheduled` when the last report is ``optimisation_schedule`` old."""
-    return stored.run_when_due(
-        "optimisation", KIND, settings.reports.optimisation_schedule,
-        target_dsn, repository_dsn,
-        lambda: run_scheduled(settings, target_dsn, repository_dsn),
-        now or datetime.now(UTC),
-    )  # fmt: skip
+SCHEDULED = stored.Scheduled(
+    "optimisation", KIND,
+    schedule=lambda s: s.reports.optimisation_schedule,
+    directory=lambda s: s.advisor.report_dir,
+    generate=generate, render=render,
+)  # fmt: skip
+run_scheduled = SCHEDULED.run
+run_if_due = SCHEDULED.run_if_due

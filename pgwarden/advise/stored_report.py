@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -20,6 +21,9 @@ from psycopg.types.json import Jsonb
 from pgwarden import pg
 from pgwarden.config import period
 from pgwarden.errors import MissingCapability
+
+if TYPE_CHECKING:
+    from pgwarden.config import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports"
 REPOSITORY = "advise_repository"
@@ -158,35 +162,46 @@ def write_files(
     return written
 
 
-def summary_line(
-    title: str,
-    report: dict[str, Any],
-    report_id: int | None,
-    directory: Path | None,
-    kind: str,
-    render: Render,
-) -> str:
-    """Write the report's files under ``directory`` (if set); one line about it."""
-    line = f"{title} of {report['target']}: {report['summary']['line']}"
-    line += f" (report {report_id})"
-    if directory is not None:
-        write_files(report, directory, kind, render)
-        line += f", written to {directory}"
-    return line
+@dataclass(frozen=True)
+class Scheduled:
+    """A stored report the worker builds when its schedule makes it due.
 
+    ``generate(settings, target_dsn, repository_dsn, save=True)`` builds and stores
+    it; ``schedule`` and ``directory`` read its settings.
+    """
 
-def run_when_due(
-    title: str,
-    kind: str,
-    schedule: str,
-    target_dsn: str,
-    repository_dsn: str,
-    run: Callable[[], str],
-    now: datetime,
-) -> str:
-    """Run when the latest report of ``kind`` is ``schedule`` old; else why not."""
-    last = last_stored(repository_dsn, pg.describe(target_dsn), kind, now)
-    if not is_due(last, schedule, now):
-        since = "" if last is None else f"; last {last:%Y-%m-%d}"
-        return f"{title} report not due ({schedule}{since})"
-    return run()
+    title: str
+    kind: str
+    schedule: Callable[[Settings], str]
+    directory: Callable[[Settings], Path | None]
+    generate: Callable[..., tuple[dict[str, Any], int | None]]
+    render: Render
+
+    def run(self, settings: Settings, target_dsn: str, repository_dsn: str) -> str:
+        """Build, store in the repository (and files), summarise in one line."""
+        report, report_id = self.generate(
+            settings, target_dsn, repository_dsn, save=True
+        )
+        line = f"{self.title} of {report['target']}: {report['summary']['line']}"
+        line += f" (report {report_id})"
+        directory = self.directory(settings)
+        if directory is not None:
+            write_files(report, directory, self.kind, self.render)
+            line += f", written to {directory}"
+        return line
+
+    def run_if_due(
+        self,
+        settings: Settings,
+        target_dsn: str,
+        repository_dsn: str,
+        now: datetime | None = None,
+    ) -> str:
+        """:meth:`run` when the latest report is ``schedule`` old; else why not."""
+        moment = now or datetime.now(UTC)
+        schedule = self.schedule(settings)
+        last = last_stored(repository_dsn, pg.describe(target_dsn), self.kind, moment)
+        if not is_due(last, schedule, moment):
+            since = "" if last is None else f"; last {last:%Y-%m-%d}"
+            return f"{self.title} report not due ({schedule}{since})"
+        return self.run(settings, target_dsn, repository_dsn)
