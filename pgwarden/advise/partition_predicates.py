@@ -10,12 +10,14 @@ counted apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
+
+from pgwarden.sqltree import SUBQUERIES, walk
 
 
 @dataclass
@@ -117,7 +119,7 @@ class _Walker:
             self.statement(node.subquery, scope)
 
     def columns(self, node: Any, scope: _Scope, out: set[tuple[str, str]]) -> None:
-        for child in _walk(node):
+        for child in walk(node, SUBQUERIES):
             if isinstance(child, ast.SubLink):
                 self.statement(child.subselect, scope)
             elif isinstance(child, ast.ColumnRef):
@@ -126,7 +128,7 @@ class _Walker:
                     out.add(found)
 
     def scan(self, node: Any, scope: _Scope | None) -> None:
-        for child in _walk(node):
+        for child in walk(node, SUBQUERIES):
             if isinstance(child, ast.SubLink):
                 self.statement(child.subselect, scope)
             elif isinstance(child, ast.CommonTableExpr):
@@ -149,24 +151,6 @@ class _Walker:
                 return having[0], column
             current = current.parent
         return None
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    """``node`` and its descendants, not descending into sub-statements."""
-    if node is None:
-        return
-    if isinstance(node, list | tuple):
-        for item in node:
-            yield from _walk(item)
-        return
-    if not isinstance(node, ast.Node):
-        return
-    yield node
-    if isinstance(node, ast.SubLink | ast.CommonTableExpr):
-        return
-    slots: Iterable[str] = getattr(type(node), "__slots__", ())
-    for slot in slots:
-        yield from _walk(getattr(node, slot, None))
 
 
 def usage(

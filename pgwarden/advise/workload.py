@@ -11,7 +11,7 @@ Texts that do not parse (truncated ones) are kept with ``parsed = False``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from pglast.parser import ParseError
 
 from pgwarden.slowlog.caller import caller_from_comments
 from pgwarden.slowlog.normalise import normalise
+from pgwarden.sqltree import ONE_LEVEL, walk
 
 _PARAM_RE = re.compile(r"\$(\d+)")
 _COMMENT_RE = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
@@ -283,7 +284,7 @@ class _Reader:
 
     def scan(self, node: Any, scope: _Scope) -> None:
         """Columns touched, and sub-statements read with ``scope`` as parent."""
-        for child in _walk(node):
+        for child in walk(node, ONE_LEVEL):
             if isinstance(child, ast.SubLink):
                 self.statement(child.subselect, scope)
             elif isinstance(child, ast.CommonTableExpr):
@@ -373,33 +374,6 @@ def _offset(node: Any) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    """``node`` and its descendants, not descending into sub-statements."""
-    if node is None:
-        return
-    if isinstance(node, list | tuple):
-        for item in node:
-            yield from _walk(item)
-        return
-    if not isinstance(node, ast.Node):
-        return
-    yield node
-    if (
-        isinstance(
-            node,
-            ast.SubLink
-            | ast.CommonTableExpr
-            | ast.SelectStmt
-            | ast.UpdateStmt
-            | ast.DeleteStmt,
-        )
-        and node is not None
-    ):
-        return
-    for slot in getattr(type(node), "__slots__", ()):
-        yield from _walk(getattr(node, slot, None))
 
 
 def parse(text: str, catalog: Mapping[str, Iterable[str]]) -> Parsed:

@@ -33,6 +33,8 @@ from pglast import ast
 from pglast.enums.parsenodes import A_Expr_Kind
 from pglast.stream import RawStream
 
+from pgwarden.sqltree import ONE_LEVEL, walk
+
 if TYPE_CHECKING:
     from pgwarden.advise.workload import TableAccess, _Reader, _Scope
 
@@ -268,15 +270,12 @@ def _column(node: Any) -> str | None:
 
 
 def _column_refs(node: Any) -> list[Any]:
-    from pgwarden.advise.workload import _walk
-
-    return [n for n in _walk(node) if isinstance(n, ast.ColumnRef)]
+    return [n for n in walk(node, ONE_LEVEL) if isinstance(n, ast.ColumnRef)]
 
 
 def _has_columns(node: Any) -> bool:
-    from pgwarden.advise.workload import _walk
-
-    return any(isinstance(n, ast.ColumnRef | ast.SubLink) for n in _walk(node))
+    found = walk(node, ONE_LEVEL)
+    return any(isinstance(n, ast.ColumnRef | ast.SubLink) for n in found)
 
 
 def _add(access: TableAccess, column: str, op: str, operator: str) -> None:

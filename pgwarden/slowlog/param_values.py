@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from pgwarden import pg
 from pgwarden.errors import MissingCapability
 from pgwarden.slowlog.logparse import LogEntry, parse_duration
 from pgwarden.slowlog.normalise import normalise
+from pgwarden.sqltree import walk
 
 logger = logging.getLogger(__name__)
 
@@ -139,21 +140,11 @@ def relations(text: str) -> list[tuple[str | None, str]]:
     except ParseError:
         return []
     found: dict[tuple[str | None, str], None] = {}
-    for node in _nodes(stmts):
+    for node in walk(stmts):
         if isinstance(node, ast.RangeVar):
             schema = str(node.schemaname) if node.schemaname else None
             found.setdefault((schema, str(node.relname)))
     return list(found)
-
-
-def _nodes(node: Any) -> Iterator[Any]:
-    if isinstance(node, list | tuple):
-        for item in node:
-            yield from _nodes(item)
-    elif isinstance(node, ast.Node):
-        yield node
-        for slot in getattr(type(node), "__slots__", ()):
-            yield from _nodes(getattr(node, slot, None))
 
 
 def comparisons(
