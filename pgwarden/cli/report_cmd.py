@@ -70,17 +70,20 @@ def _write(text: str, output: Path | None) -> None:
         err.print(f"wrote {output}")
 
 
+ReportFormatOption = Annotated[
+    str | None, typer.Option("--format", help="md, html or json.")
+]
+StoreOption = Annotated[
+    bool, typer.Option("--store/--no-store", help="Keep it in the repository too.")
+]
+
+
 @app.command("index-health")
 def index_health(
     ctx: typer.Context,
     output: OutputOption = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="md, html or json.")
-    ] = None,
-    save: Annotated[
-        bool,
-        typer.Option("--store/--no-store", help="Keep it in the repository too."),
-    ] = False,
+    fmt: ReportFormatOption = None,
+    save: StoreOption = False,
 ) -> None:
     """The index health report: summary, findings by severity, reclaimable space,
     trend against the previous stored report, and the DDL to act on."""
@@ -93,13 +96,8 @@ def index_health(
 def optimization(
     ctx: typer.Context,
     output: OutputOption = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="md, html or json.")
-    ] = None,
-    save: Annotated[
-        bool,
-        typer.Option("--store/--no-store", help="Keep it in the repository too."),
-    ] = False,
+    fmt: ReportFormatOption = None,
+    save: StoreOption = False,
 ) -> None:
     """The optimisation report: index advice and query advice (N+1, plans,
     pagination), ranked by the time that can be saved."""
