@@ -52,11 +52,15 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from pgwarden import pg
-from pgwarden.advise import hypo
-from pgwarden.advise.advisor_run import Context, gather
-from pgwarden.advise.candidates import Candidate
-from pgwarden.advise.index_advisor import Options, advise
-from pgwarden.advise.select import Budget
+from pgwarden.advise.indexes import (
+    Budget,
+    Candidate,
+    Context,
+    Options,
+    advise,
+    gather,
+    hypo,
+)
 from pgwarden.advise.workload import parse
 from pgwarden.config import AdvisorSettings
 from pgwarden.embedded import EmbeddedServer, system_bin_dir

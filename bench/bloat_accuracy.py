@@ -3,9 +3,9 @@
 Builds tables and btree indexes with known bloat in a scratch database — fresh; 20,
 50 and 80 % of rows deleted (then VACUUM); narrow and wide rows; NULL-heavy columns;
 TOASTed text; deduplicated btrees on low-cardinality keys — runs ``ANALYZE``, then
-compares pgwarden's estimate (``pgwarden.advise.bloat``) with the exact figure read
-by pgstattuple (tables) and pgstatindex (indexes), put through the same definition
-(the share a rebuild would give back).
+compares pgwarden's estimate (``pgwarden.advise.health.bloat``) with the exact
+figure read by pgstattuple (tables) and pgstatindex (indexes), put through the same
+definition (the share a rebuild would give back).
 
 Goal: mean absolute error <= 5 percentage points; no fresh relation flagged (estimate
 above ``index_health.bloat_pct``, 20 %).
@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden import pg
-from pgwarden.advise import bloat
+from pgwarden.advise.health import bloat
 from pgwarden.embedded import EmbeddedServer
 
 THRESHOLD = 20.0

@@ -24,8 +24,7 @@ from pgwarden.alerts.model import Alert, Notice
 from pgwarden.alerts.mute import MaintenanceWindow, Mutes
 from pgwarden.alerts.rules import Rule, active_rules, evaluate_rules, thresholds
 from pgwarden.config import Settings
-from pgwarden.oncall.roster import Person, Roster, from_settings
-from pgwarden.oncall.schedule import escalation_target
+from pgwarden.ops.oncall import Person, Roster, escalation_target, from_settings
 from pgwarden.slowlog.store import ensure_target
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgwarden.alerts.model import Alert, Notice, NoticeKind, severity_rank
-from pgwarden.oncall.roster import Person
+from pgwarden.ops.oncall import Person
 
 LEVELS = {1: "L1 primary", 2: "L2 secondary", 3: "L3 lead", 4: "executive"}
 

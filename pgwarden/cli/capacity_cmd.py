@@ -23,8 +23,7 @@ Fmt = Annotated[str | None, typer.Option("--format", help="json or md.")]
 
 
 def _baseline(rt: Runtime) -> Any:
-    from pgwarden.plan.baseline import build_baseline
-    from pgwarden.plan.gather import inputs, target_of
+    from pgwarden.plan import build_baseline, inputs, target_of
 
     name = rt.target_name()
     timeout = rt.settings.statement_timeout_ms
@@ -43,7 +42,7 @@ def _fmt(rt: Runtime, fmt: str | None) -> str:
 @app.command("baseline")
 def baseline(ctx: typer.Context, fmt: Fmt = None) -> None:
     """Size and growth, peak rate, connections, memory and index storage."""
-    from pgwarden.plan.report import baseline_md
+    from pgwarden.plan import baseline_md
 
     rt = runtime(ctx)
     chosen = _fmt(rt, fmt)
@@ -77,9 +76,8 @@ def project(
     fmt: Fmt = None,
 ) -> None:
     """Sizes at future horizons and at more users; pool, memory, threshold dates."""
-    from pgwarden.plan.project import Assumptions, parse_months
-    from pgwarden.plan.project import project as run_projection
-    from pgwarden.plan.report import projection_md
+    from pgwarden.plan import Assumptions, parse_months, projection_md
+    from pgwarden.plan import project_capacity as run_projection
 
     rt = runtime(ctx)
     chosen = _fmt(rt, fmt)
@@ -131,7 +129,7 @@ def _check_writable(path: Path) -> None:
 
 def read_load_report(path: Path) -> dict[str, Any]:
     """The USL fit of a load report, or a one-line ConfigurationError."""
-    from pgwarden.plan.project import usl_of
+    from pgwarden.plan import usl_of
 
     try:
         data = json.loads(path.read_text())

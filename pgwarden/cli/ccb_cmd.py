@@ -86,7 +86,7 @@ def _read_sql(path: Path) -> str:
 
 def _assess(rt: Runtime, text: str) -> Any:
     """The risk of ``text`` with the sizes of its tables in the target."""
-    from pgwarden.ops import board, risk
+    from pgwarden.ops.ccb import board, risk
 
     cfg = rt.settings.ccb
     names = risk.tables_in(text, cfg.max_migration_bytes)
@@ -119,7 +119,7 @@ def request_new(
     fmt: FormatOption = None,
 ) -> None:
     """Draft a change request; its risk class is suggested from the migration."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     if not title.strip():
@@ -149,7 +149,7 @@ def request_list(
     fmt: FormatOption = None,
 ) -> None:
     """Change requests, newest first."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
@@ -169,7 +169,7 @@ def request_list(
 @request_app.command("show")
 def request_show(ctx: typer.Context, request_id: int, fmt: FormatOption = None) -> None:
     """One change request with its risk, votes and decision log."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
@@ -212,7 +212,7 @@ def request_update(
     fmt: FormatOption = None,
 ) -> None:
     """Edit a request's fields, or move it to another status."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     changes: dict[str, Any] = {
@@ -266,7 +266,7 @@ def vote_cmd(
     comment: Annotated[str, typer.Option("--comment", help="Why.")] = "",
 ) -> None:
     """Vote on a submitted request; the quorum rules decide it."""
-    from pgwarden.ops import board, quorum
+    from pgwarden.ops.ccb import board, quorum
 
     rt = runtime(ctx)
     cfg = rt.settings.ccb
@@ -283,8 +283,7 @@ def vote_cmd(
 
 
 def _on_call(rt: Runtime) -> str | None:
-    from pgwarden.oncall.roster import from_settings
-    from pgwarden.oncall.schedule import on_call
+    from pgwarden.ops.oncall import from_settings, on_call
 
     roster = from_settings(rt.settings)
     if not roster.configured:
@@ -311,7 +310,7 @@ def deployed_cmd(
     by: ByOption = None,
 ) -> None:
     """Record the deployment of a scheduled request (for the DORA figures)."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     when = _when(rt, at, "--at") or datetime.now(UTC)
@@ -329,7 +328,7 @@ def dora_cmd(
 ) -> None:
     """Change fail rate, deployment frequency, lead time, time to restore."""
     from pgwarden.cli.alerts_cmd import _since
-    from pgwarden.ops import board, dora
+    from pgwarden.ops.ccb import board, dora
 
     rt = runtime(ctx)
     now = datetime.now(UTC)
@@ -361,7 +360,8 @@ def log_cmd(
     fmt: FormatOption = None,
 ) -> None:
     """The decision log; --verify recomputes its hash chain."""
-    from pgwarden.ops import board, decision_log
+    from pgwarden.ops.ccb import board
+    from pgwarden.ops.ccb import decisions as decision_log
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
@@ -384,7 +384,7 @@ def log_cmd(
 
 def _meeting_context(rt: Runtime, today: date) -> dict[str, Any]:
     from pgwarden.alerts.stats import summarise
-    from pgwarden.ops import agenda, board, dora, quorum
+    from pgwarden.ops.ccb import agenda, board, dora, quorum
 
     cfg = rt.settings.ccb
     first = _day(cfg.first_meeting, "ccb.first_meeting")
@@ -439,7 +439,7 @@ TodayOption = Annotated[
 @app.command("agenda")
 def agenda_cmd(ctx: typer.Context, today: TodayOption = None) -> None:
     """The next meeting's agenda (Markdown)."""
-    from pgwarden.ops import agenda
+    from pgwarden.ops.ccb import agenda
 
     rt = runtime(ctx)
     context = _meeting_context(rt, _day(today, "--today"))
@@ -449,7 +449,7 @@ def agenda_cmd(ctx: typer.Context, today: TodayOption = None) -> None:
 @app.command("minutes")
 def minutes_cmd(ctx: typer.Context, today: TodayOption = None) -> None:
     """The minutes template of the next meeting, pre-filled (Markdown)."""
-    from pgwarden.ops import agenda
+    from pgwarden.ops.ccb import agenda
 
     rt = runtime(ctx)
     context = _meeting_context(rt, _day(today, "--today"))
@@ -468,7 +468,7 @@ def action_add(
     by: ByOption = None,
 ) -> None:
     """Add an action item."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
@@ -481,7 +481,7 @@ def action_add(
 @action_app.command("done")
 def action_done(ctx: typer.Context, action_id: int, by: ByOption = None) -> None:
     """Mark an action item done."""
-    from pgwarden.ops import board
+    from pgwarden.ops.ccb import board
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:

@@ -47,7 +47,7 @@ def _repository(rt: Runtime) -> Any:
 
 
 def _fail_on(text: str | None) -> str | None:
-    from pgwarden.advise.findings import check_severity
+    from pgwarden.advise import check_severity
 
     if text is None:
         return None
@@ -75,9 +75,9 @@ def health(
 ) -> None:
     """Bloat, unused, duplicate, redundant and invalid indexes; FKs without an index;
     tables without a primary key; mostly-NULL indexes; missing-index signals."""
-    from pgwarden.advise.findings import at_or_above
-    from pgwarden.advise.health_report import build, evidence_text, render
-    from pgwarden.advise.stored_report import human_bytes
+    from pgwarden.advise import at_or_above
+    from pgwarden.advise.health import build, evidence_text, render
+    from pgwarden.reports import human_bytes
 
     rt = runtime(ctx)
     threshold = _fail_on(fail_on)
@@ -107,7 +107,7 @@ def health(
 @app.command("usage")
 def usage(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Scans, tuples read and fetched, size and last scan (16+) of every index."""
-    from pgwarden.advise.stored_report import human_bytes
+    from pgwarden.reports import human_bytes
 
     rt = runtime(ctx)
     result = _health(rt)
@@ -134,13 +134,14 @@ _ADVICE = ("table", "ddl", "size", "saves", "cost_reduction_pct", "queries",
 
 
 def _advice(rt: Runtime, budget_mb: float | None) -> Any:
-    from pgwarden.advise.advisor_run import run
+    from pgwarden.advise.indexes import run_advisor as run
 
     return run(rt.settings, rt.target_dsn(), rt.repository_dsn(), budget_mb)
 
 
 def _emit_advice(rt: Runtime, advice: Any, fmt: str | None, key: str) -> None:
-    from pgwarden.advise.advice_render import markdown, rows
+    from pgwarden.advise.indexes import advice_markdown as markdown
+    from pgwarden.advise.indexes import advice_rows as rows
 
     chosen = rt.output_format(fmt)
     data = advice.as_dict()
@@ -193,7 +194,7 @@ def verify(
 ) -> None:
     """Each affected query's mean time and buffers before and after the index was
     created, from history; exits 1 when one regressed."""
-    from pgwarden.advise.verify import run_verify
+    from pgwarden.advise.indexes import run_verify
 
     rt = runtime(ctx)
     result = run_verify(rt.settings, rt.target_dsn(), rt.repository_dsn(), index,

@@ -145,7 +145,8 @@ def queries_advise(
 ) -> None:
     """N+1 patterns, missing indexes, plan problems (nested loops, spills, estimates,
     stale statistics), OFFSET pagination and planning time, each with a fix."""
-    from pgwarden.advise.queries_run import markdown, run
+    from pgwarden.advise.queries import query_advice_markdown as markdown
+    from pgwarden.advise.queries import run_query_advice as run
     from pgwarden.cli.output import err
 
     rt = runtime(ctx)

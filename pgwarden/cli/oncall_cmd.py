@@ -11,8 +11,7 @@ import typer
 from pgwarden.cli.output import emit_json, emit_rows, err
 from pgwarden.cli.runtime import Runtime, runtime
 from pgwarden.errors import ConfigurationError
-from pgwarden.oncall.roster import Roster, from_settings
-from pgwarden.oncall.schedule import Shift
+from pgwarden.ops.oncall import Roster, Shift, from_settings
 
 app = typer.Typer(help="On-call rotation and schedule.", no_args_is_help=True)
 FormatOption = Annotated[
@@ -46,7 +45,7 @@ def _start(text: str | None) -> datetime:
 
 def _shifts(roster: Roster, begin: datetime, weeks: int) -> list[Shift]:
     """The shifts of ``weeks`` weeks from ``begin``."""
-    from pgwarden.oncall import shifts
+    from pgwarden.ops.oncall import shifts
 
     return shifts(roster, begin, begin + timedelta(weeks=weeks))
 
@@ -58,7 +57,7 @@ def _local(at: datetime, tz: tzinfo) -> str:
 @app.command("now")
 def now(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Who is on call now on every layer, and the escalation chain."""
-    from pgwarden.oncall import escalation_target, now_on_call
+    from pgwarden.ops.oncall import escalation_target, now_on_call
 
     rt = runtime(ctx)
     roster = _roster(rt)
@@ -98,7 +97,7 @@ def export_ical(
     ] = None,
 ) -> None:
     """The schedule as an RFC 5545 calendar for calendar tools and schedulers."""
-    from pgwarden.oncall import calendar
+    from pgwarden.ops.oncall import calendar
 
     roster = _roster(runtime(ctx))
     text = calendar(_shifts(roster, _start(start), weeks), "pgwarden on-call",
@@ -118,8 +117,8 @@ def check(
     fmt: FormatOption = None,
 ) -> None:
     """Gaps, 24/7 coverage and fairness; exit 1 when something is wrong."""
-    from pgwarden.oncall import check as run_check
-    from pgwarden.oncall import shares
+    from pgwarden.ops.oncall import check as run_check
+    from pgwarden.ops.oncall import shares
 
     rt = runtime(ctx)
     roster = _roster(rt)

@@ -25,9 +25,8 @@ def advise(
     fmt: Annotated[str | None, typer.Option("--format", help="json or md.")] = None,
 ) -> None:
     """Key, partitions, DDL and migration plan for tables above the threshold."""
-    from pgwarden.advise.partition_report import report_md
-    from pgwarden.advise.partitioning import gather
-    from pgwarden.plan.gather import target_of
+    from pgwarden.plan import target_of
+    from pgwarden.plan.partitions import gather, report_md
 
     rt = runtime(ctx)
     chosen = rt.output_format(fmt, default="md")

@@ -107,7 +107,9 @@ def run_cmd(
     store: StoreOption = True,
 ) -> None:
     """Rehearse a release: exit 0 on go, 1 on no-go."""
-    from pgwarden.ops import rehearse, rehearse_plan, rehearse_report
+    from pgwarden.ops.rehearse import plan as rehearse_plan
+    from pgwarden.ops.rehearse import report as rehearse_report
+    from pgwarden.ops.rehearse import run as rehearse
 
     rt = runtime(ctx)
     chosen = _report_format(rt, fmt)
@@ -130,7 +132,7 @@ def run_cmd(
 
 
 def _store(rt: Runtime, report: dict[str, Any]) -> None:
-    from pgwarden.ops import rehearse_store
+    from pgwarden.ops.rehearse import store as rehearse_store
 
     try:
         with pg.connect(rt.repository_dsn()) as conn:
@@ -150,7 +152,7 @@ def list_cmd(
     ] = None,
 ) -> None:
     """Stored rehearsals, newest first."""
-    from pgwarden.ops import rehearse_store
+    from pgwarden.ops.rehearse import store as rehearse_store
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
@@ -174,7 +176,8 @@ def _cell(value: Any) -> Any:
 @app.command("show")
 def show_cmd(ctx: typer.Context, rehearsal_id: int, fmt: FormatOption = None) -> None:
     """One stored rehearsal report."""
-    from pgwarden.ops import rehearse_report, rehearse_store
+    from pgwarden.ops.rehearse import report as rehearse_report
+    from pgwarden.ops.rehearse import store as rehearse_store
 
     rt = runtime(ctx)
     chosen = _report_format(rt, fmt)

@@ -87,7 +87,7 @@ def index_health(
 ) -> None:
     """The index health report: summary, findings by severity, reclaimable space,
     trend against the previous stored report, and the DDL to act on."""
-    from pgwarden.advise import health_report
+    from pgwarden.advise.health import report as health_report
 
     _generate(ctx, health_report, fmt, output, save)
 
@@ -101,7 +101,7 @@ def optimization(
 ) -> None:
     """The optimisation report: index advice and query advice (N+1, plans,
     pagination), ranked by the time that can be saved."""
-    from pgwarden.advise import optimization_report
+    from pgwarden.advise.queries import report as optimization_report
 
     _generate(ctx, optimization_report, fmt, output, save)
 
@@ -147,7 +147,8 @@ def show(
     ] = None,
 ) -> None:
     """A stored report, rendered again."""
-    from pgwarden.advise import health_report, optimization_report
+    from pgwarden.advise.health import report as health_report
+    from pgwarden.advise.queries import report as optimization_report
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as repo, pg.guarded(NEEDS):

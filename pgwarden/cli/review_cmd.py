@@ -58,7 +58,7 @@ def review(
     """Generate the reviews now due, or with --period the last completed period."""
     if ctx.invoked_subcommand is not None:
         return
-    from pgwarden.ops import review_run
+    from pgwarden.ops.review import run as review_run
 
     rt = runtime(ctx)
     chosen = _format(rt, fmt, ("md", "json"))
@@ -97,7 +97,7 @@ def launch(
     ] = False,
 ) -> None:
     """Record the launch date in the repository; the schedule starts from it."""
-    from pgwarden.ops import review_run
+    from pgwarden.ops.review import run as review_run
 
     rt = runtime(ctx)
     when = review_run.parse_day(day, "--date")
@@ -118,7 +118,7 @@ def schedule(
     ] = False,
 ) -> None:
     """Scheduled reviews: due, overdue, done on time, late; the on-time share."""
-    from pgwarden.ops import review_run
+    from pgwarden.ops.review import run as review_run
 
     rt = runtime(ctx)
     found = review_run.status(rt.settings, rt.target_dsn(), rt.repository_dsn(), _now())
@@ -167,7 +167,7 @@ def list_cmd(
 ) -> None:
     """Stored reviews, newest period first."""
     from pgwarden import pg
-    from pgwarden.ops import review_store
+    from pgwarden.ops.review import store as review_store
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as repo:
@@ -204,7 +204,8 @@ def show(
 ) -> None:
     """A stored review (md as generated, json or html)."""
     from pgwarden import pg
-    from pgwarden.ops import review_report, review_store
+    from pgwarden.ops.review import report as review_report
+    from pgwarden.ops.review import store as review_store
 
     rt = runtime(ctx)
     chosen = _format(rt, fmt, ("md", "json", "html"))

@@ -4,10 +4,10 @@
 runs cycles with reconnection; :mod:`pgwarden.collect.history` reads the history back.
 """
 
-from pgwarden.collect.collector import Collector, CycleFailed
 from pgwarden.collect.cycle import CollectOptions, CycleResult, collect_once
 from pgwarden.collect.delta import Gap
 from pgwarden.collect.partitions import apply_retention, ensure_partitions
+from pgwarden.collect.session import Collector, CycleFailed
 
 __all__ = [
     "CollectOptions",

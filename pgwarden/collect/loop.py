@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from pgwarden import pg
-from pgwarden.collect.collector import Collector, CycleFailed
 from pgwarden.collect.cycle import CycleResult
+from pgwarden.collect.session import Collector, CycleFailed
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
 

@@ -3,7 +3,7 @@
 The dashboard's charts and queries per second sum every statement of an interval;
 reading those sums from ``statement_total`` spares unpacking the arrays of every
 statement. Only top-level statements count (nested ones are inside their caller's
-time). pgwarden's own statements (:func:`pgwarden.observe.own.is_own`, decided by
+time). pgwarden's own statements (:func:`pgwarden.sqltext.own.is_own`, decided by
 their text when collected) are summed apart, so readers can leave them out.
 
 Each cycle also replaces the target's ``statement_window``: the top-level
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pgwarden.collect.delta import Values
 from pgwarden.collect.snapshot import Key
 from pgwarden.collect.statements import StatementText
-from pgwarden.observe.own import is_own
+from pgwarden.sqltext import is_own
 
 
 @dataclass

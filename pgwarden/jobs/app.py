@@ -11,7 +11,6 @@ target at once. Retention works on the whole repository: its lock is one for all
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from procrastinate.job_context import JobContext
 from pgwarden.errors import ConfigurationError
 from pgwarden.jobs import tasks
 from pgwarden.jobs.context import WorkerContext, elapsed
+from pgwarden.jobs.queues import target_queue
 from pgwarden.jobs.recovery import upkeep_queue
 from pgwarden.jobs.schema import session_options
 
@@ -62,16 +62,6 @@ BODIES: dict[str, Body] = {
     "reports": lambda ctx, job, kw: tasks.reports(ctx, kw["target"]),
     "reviews": lambda ctx, job, kw: tasks.reviews(ctx, kw["target"]),
 }
-
-
-def target_queue(base: str, target: str) -> str:
-    """``pgwarden:3f2a...``: the target's own queue, taken by the workers serving it.
-
-    A digest of the target's name, not the name: queue names become LISTEN channel
-    names, which PostgreSQL cuts at 63 bytes.
-    """
-    digest = hashlib.blake2s(target.encode(), digest_size=6).hexdigest()
-    return f"{base}:{digest}"
 
 
 def queue_for(base: str, spec: Spec, target: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pgwarden.collect.loop import CollectionLoop
 from pgwarden.config import Settings
 from pgwarden.errors import ConfigurationError
+from pgwarden.jobs.queues import target_queue
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ class WorkerContext:
 
     def queues(self) -> list[str]:
         """The queue of the repository-wide jobs, then one per target."""
-        from pgwarden.jobs.app import target_queue
-
         base = self.settings.jobs.queue
         return [base, *(target_queue(base, target) for target in self.targets)]
 

@@ -108,7 +108,8 @@ def maintenance(ctx: WorkerContext, target: str) -> str:
 
 def reports(ctx: WorkerContext, target: str) -> str:
     """Each report whose schedule makes it due: index health, then optimisation."""
-    from pgwarden.advise import health_report, optimization_report
+    from pgwarden.advise.health import report as health_report
+    from pgwarden.advise.queries import report as optimization_report
 
     dsn = ctx.target_dsn(target)
     return "; ".join(
@@ -119,8 +120,8 @@ def reports(ctx: WorkerContext, target: str) -> str:
 
 def reviews(ctx: WorkerContext, target: str) -> str:
     """The post-launch reviews whose period ended and which are not generated yet."""
-    from pgwarden.ops import review_run
-    from pgwarden.ops.review_store import NoLaunchDate
+    from pgwarden.ops.review import NoLaunchDate
+    from pgwarden.ops.review import run as review_run
 
     try:
         done = review_run.generate_due(

@@ -11,11 +11,12 @@ generator throughput (``bench/load_engine.py`` measures that cost against
 pgbench), and several worker processes (``workers``) make up for it.
 """
 
+from pgwarden.load.contract import ScenarioError
 from pgwarden.load.engine import LoadSpec, Tick
 from pgwarden.load.report import SCHEMA, build_report
 from pgwarden.load.run import LoadRun, run_load
 from pgwarden.load.safety import TargetRefused
-from pgwarden.load.scenario import ScenarioError, ScenarioRef
+from pgwarden.load.scenario import ScenarioRef
 
 __all__ = [
     "SCHEMA",

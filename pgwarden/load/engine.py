@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from pgwarden.demo.cache import LRUCache
+from pgwarden.load.contract import Runner
 from pgwarden.load.outcome import classify
 from pgwarden.load.pool import MeteredPool, action_pool_wait
 from pgwarden.load.recorder import Recorder, WorkerResult
-from pgwarden.load.scenario import Runner, ScenarioRef
+from pgwarden.load.scenario import ScenarioRef
 
 APPLICATION_NAME = "pgwarden-load"
 Model = Literal["closed", "open"]

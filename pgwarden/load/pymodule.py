@@ -44,7 +44,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.demo.cache import LRUCache
-from pgwarden.load.scenario import Runner, ScenarioError
+from pgwarden.load.contract import Runner, ScenarioError
 
 ActionFn = Callable[[Any, random.Random, Mapping[str, Any]], Awaitable[object]]
 

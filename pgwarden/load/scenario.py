@@ -26,7 +26,9 @@ from pgwarden.demo.app import ReferenceApp
 from pgwarden.demo.cache import LRUCache
 from pgwarden.demo.context import WorkloadContext, fetch_context
 from pgwarden.demo.workload import ACTION_MIX, run_action
-from pgwarden.errors import ConfigurationError
+from pgwarden.load.contract import Runner, ScenarioError
+from pgwarden.load.pymodule import read_module
+from pgwarden.load.sqlfile import read_scenario
 
 REFERENCE = "reference"
 SQL_SUFFIXES = (".toml", ".yaml", ".yml")
@@ -42,16 +44,6 @@ REFERENCE_READ_ONLY = frozenset(
         "assessment_history",
     }
 )
-
-
-class ScenarioError(ConfigurationError):
-    """The scenario is not valid."""
-
-
-class Runner(Protocol):
-    """A scenario bound to one application instance (pool and cache)."""
-
-    async def run(self, action: str, rng: random.Random) -> None: ...
 
 
 class Scenario(Protocol):
@@ -93,12 +85,8 @@ class ScenarioRef:
             return ReferenceScenario()
         path = Path(self.value)
         if path.suffix in SQL_SUFFIXES:
-            from pgwarden.load.sqlfile import read_scenario
-
             return read_scenario(path)
         if path.suffix == ".py" or _MODULE_NAME.match(self.value):
-            from pgwarden.load.pymodule import read_module
-
             return read_module(self.value)
         raise ScenarioError(
             f"--scenario: {self.value!r} is not 'reference', a .toml/.yaml file, "

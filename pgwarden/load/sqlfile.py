@@ -52,7 +52,7 @@ from pglast import parser as pg_parser
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.demo.cache import LRUCache
-from pgwarden.load.scenario import Runner, ScenarioError
+from pgwarden.load.contract import Runner, ScenarioError
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _ACTION_KEYS = {"weight", "sql", "params", "read_only"}

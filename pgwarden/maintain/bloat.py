@@ -1,7 +1,7 @@
 """Measured bloat for the VACUUM FULL and REINDEX decisions.
 
-The estimate comes from the catalog (:mod:`pgwarden.advise.bloat`, the same figures
-as the index health report); when pgstattuple is installed it is confirmed by
+The estimate comes from the catalog (:mod:`pgwarden.advise.health.bloat`, the same
+figures as the index health report); when pgstattuple is installed it is confirmed by
 ``pgstattuple``/``pgstattuple_approx`` (tables) or ``pgstatindex`` (indexes). A
 table without catalog statistics falls back to the dead-tuple ratio of
 ``pg_stat_user_tables``. Every figure says how it was obtained.
@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from pgwarden.advise import bloat as advise
+from pgwarden.advise.health import bloat as advise
 from pgwarden.errors import MissingCapability
 from pgwarden.maintain.model import Bloat, IndexStat, TableStat
 

@@ -12,7 +12,7 @@ import psycopg
 from pgwarden.collect import history
 from pgwarden.collect.kinds import WINDOW
 from pgwarden.config import Settings
-from pgwarden.observe import analysis, gather, hours, own
+from pgwarden.observe import analysis, gather, hours
 from pgwarden.observe.model import (
     CacheHit,
     OwnStatements,
@@ -21,6 +21,7 @@ from pgwarden.observe.model import (
     TopQuery,
 )
 from pgwarden.slowlog.report import slow_queries_per_minute
+from pgwarden.sqltext import own
 
 #: slowest queries are ranked over this much history
 TOP_WINDOW = WINDOW
@@ -43,7 +44,7 @@ def performance_metrics(
 ) -> PerformanceMetrics:
     """Metrics of the last collected interval, or a live read when there is none.
 
-    pgwarden's own statements (:mod:`pgwarden.observe.own`) are left out of the
+    pgwarden's own statements (:mod:`pgwarden.sqltext.own`) are left out of the
     slowest queries, queries per second and mean latency unless ``include_own``.
     With ``cache``, the index scans of finished hours are read once.
     """

@@ -11,8 +11,9 @@ from typing import Any
 import psycopg
 
 from pgwarden.collect import history
-from pgwarden.observe import analysis, gather, hours, own
+from pgwarden.observe import analysis, gather, hours
 from pgwarden.slowlog.report import slow_queries_per_minute
+from pgwarden.sqltext import own
 
 Chart = dict[str, list[Any]]
 #: ranges longer than this are drawn from hourly roll-ups

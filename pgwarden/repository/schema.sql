@@ -137,7 +137,7 @@ CREATE INDEX collect_gap_target ON pgwarden.collect_gap (target_id, to_ts);
 
 -- Per-interval totals of the top-level statements of each database, one row per
 -- cycle, so the charts need not unpack every statement's arrays. pgwarden's own
--- statements (pgwarden.observe.own, decided by text when collected) are summed
+-- statements (pgwarden.sqltext.own, decided by text when collected) are summed
 -- apart. Partitioned by month like the roll-ups.
 CREATE TABLE pgwarden.statement_total (
     target_id bigint NOT NULL,
@@ -781,7 +781,7 @@ CREATE TABLE pgwarden.statement_window (
 );
 
 -- Change control (0011): change requests, votes, deployments, action items and the
--- append-only, hash-chained decision log (pgwarden.ops.decision_log).
+-- append-only, hash-chained decision log (pgwarden.ops.ccb.decisions).
 CREATE TABLE pgwarden.change_request (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     title text NOT NULL,
@@ -862,7 +862,7 @@ CREATE TRIGGER ccb_decision_log_no_truncate
     FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.ccb_decision_log_append_only();
 
 -- Release rehearsal (0012): each `pgwarden rehearse run` with its verdict, timings
--- and the full report (pgwarden.ops.rehearse_report).
+-- and the full report (pgwarden.ops.rehearse.report).
 CREATE TABLE pgwarden.rehearsal (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
@@ -883,7 +883,7 @@ CREATE INDEX rehearsal_target_idx ON pgwarden.rehearsal (target_id, started_at);
 CREATE INDEX rehearsal_change_request_idx ON pgwarden.rehearsal (change_request_id);
 
 -- Post-launch reviews (0013): the launch date of each target, and its reviews --
--- daily in the first week, weekly to day 30, then monthly (pgwarden.ops.review_schedule).
+-- daily in the first week, weekly to day 30, then monthly (pgwarden.ops.review.schedule).
 -- A review's due_at is the end of its period plus reviews.grace_hours (NULL: generated
 -- on demand for a period outside the schedule); generated_at is its first generation.
 CREATE TABLE pgwarden.launch (

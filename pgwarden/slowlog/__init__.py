@@ -11,14 +11,13 @@ from pgwarden.slowlog.application import (
     ingest_application_reports,
     parse_report,
 )
-from pgwarden.slowlog.caller import resolve_caller
 from pgwarden.slowlog.model import SlowQuery
-from pgwarden.slowlog.normalise import Normalised, normalise
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
 from pgwarden.slowlog.report import MinuteCount, recent, slow_queries_per_minute
 from pgwarden.slowlog.serverlog import LogIngest, ingest_server_log, ingest_stream
 from pgwarden.slowlog.severity import Thresholds
 from pgwarden.slowlog.store import ensure_target, record
+from pgwarden.sqltext import Normalised, normalise, resolve_caller
 
 __all__ = [
     "LogIngest",

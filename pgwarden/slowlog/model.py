@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pgwarden.slowlog.caller import resolve_caller
-from pgwarden.slowlog.normalise import normalise
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Severity, Thresholds
+from pgwarden.sqltext import normalise, resolve_caller
 
 Source = Literal["server_log", "activity", "application"]
 SOURCES: tuple[Source, ...] = ("server_log", "activity", "application")

@@ -32,8 +32,7 @@ from psycopg.rows import dict_row
 from pgwarden import pg
 from pgwarden.errors import MissingCapability
 from pgwarden.slowlog.logparse import LogEntry, parse_duration
-from pgwarden.slowlog.normalise import normalise
-from pgwarden.sqltree import walk
+from pgwarden.sqltext import normalise, walk
 
 logger = logging.getLogger(__name__)
 

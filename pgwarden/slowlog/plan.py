@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from pgwarden.slowlog.normalise import scrub
+from pgwarden.sqltext import scrub
 
 _EXPR_LABEL_RE = re.compile(
     r"^(?!Rows Removed).*(Cond|Filter|Key|Output|Function Call|Condition|Order By)$"

@@ -1,5 +1,5 @@
 -- Queries of the parameter value histogram (pgwarden/slowlog/param_values.py,
--- pgwarden/advise/observed_values.py).
+-- pgwarden/advise/indexes/observed.py).
 
 -- name: column_stats
 -- The columns of one relation with what pg_stats shows of them (target). The

@@ -1,4 +1,4 @@
--- Partitioning advice (pgwarden/advise/partitioning.py): the target's large tables
+-- Partitioning advice (pgwarden/plan/partitions/advice.py): the target's large tables
 -- read live, and the workload's statements read from pgwarden's history.
 
 -- name: tables

@@ -21,7 +21,7 @@ from pgwarden.alerts.mute import Silence
 from pgwarden.errors import PgwardenError
 
 if TYPE_CHECKING:
-    from pgwarden.web.app import Context
+    from pgwarden.web.context import Context
 
 logger = logging.getLogger(__name__)
 

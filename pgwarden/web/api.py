@@ -15,7 +15,7 @@ from pgwarden.observe.prometheus import CONTENT_TYPE, exposition
 from pgwarden.web import alerts_api
 
 if TYPE_CHECKING:
-    from pgwarden.web.app import Context
+    from pgwarden.web.context import Context
 
 Range = Literal["1h", "6h", "24h", "7d"]
 RANGES: dict[str, timedelta] = {

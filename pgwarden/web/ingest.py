@@ -21,7 +21,7 @@ from pgwarden.slowlog import ensure_target, ingest_application_reports
 from pgwarden.slowlog.severity import Thresholds
 
 if TYPE_CHECKING:
-    from pgwarden.web.app import Context
+    from pgwarden.web.context import Context
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 

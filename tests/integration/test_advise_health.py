@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from pgwarden import pg
-from pgwarden.advise.health import index_health
-from pgwarden.advise.health_report import run_scheduled
+from pgwarden.advise.health.assess import index_health
+from pgwarden.advise.health.report import run_scheduled
 from pgwarden.collect import Collector
 from pgwarden.config import Settings
 from pgwarden.repository import migrate

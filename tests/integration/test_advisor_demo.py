@@ -12,12 +12,12 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden import pg
-from pgwarden.advise import hypo
-from pgwarden.advise.advisor_run import run
-from pgwarden.advise.candidates import Candidate
-from pgwarden.advise.optimization_report import generate, run_if_due
-from pgwarden.advise.queries_run import run as run_queries
-from pgwarden.advise.verify import run_verify
+from pgwarden.advise.indexes import hypo
+from pgwarden.advise.indexes.candidates import Candidate
+from pgwarden.advise.indexes.run import run
+from pgwarden.advise.indexes.verify import run_verify
+from pgwarden.advise.queries.report import generate, run_if_due
+from pgwarden.advise.queries.run import run as run_queries
 from pgwarden.collect import collect_once
 from pgwarden.config import Settings
 from pgwarden.demo.app import ReferenceApp

@@ -18,8 +18,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from pgwarden import pg
-from pgwarden.advise.queries import QueryFinding
-from pgwarden.advise.queries_run import run as run_queries
+from pgwarden.advise.queries.findings import QueryFinding
+from pgwarden.advise.queries.run import run as run_queries
 from pgwarden.config import Settings
 from pgwarden.demo.sqlcommenter import tag
 from pgwarden.repository import migrate

@@ -10,13 +10,13 @@ import psycopg
 import pytest
 
 from pgwarden import pg
-from pgwarden.advise import hypo
-from pgwarden.advise import observed_values as ov
-from pgwarden.advise import workload_gather as wg
-from pgwarden.advise.advisor_run import observed_of
 from pgwarden.advise.gather import gather_catalog
-from pgwarden.advise.index_advisor import Advice, Options, advise, items_for
+from pgwarden.advise.indexes import hypo
+from pgwarden.advise.indexes import observed as ov
+from pgwarden.advise.indexes.advisor import Advice, Options, advise, items_for
+from pgwarden.advise.indexes.run import observed_of
 from pgwarden.advise.workload import Statement, Workload, weighted
+from pgwarden.advise.workload import gather as wg
 from pgwarden.repository import migrate
 from pgwarden.slowlog import ensure_target
 from pgwarden.slowlog.param_values import Observation, record

@@ -9,7 +9,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from pgwarden import pg
-from pgwarden.advise.advisor_run import run
+from pgwarden.advise.indexes.run import run
 from pgwarden.config import Settings
 from tests.cli_helpers import pgwarden
 

@@ -23,7 +23,7 @@ from pgwarden.alerts.message import Message
 from pgwarden.alerts.model import Alert
 from pgwarden.config import SmtpSettings
 from pgwarden.embedded import free_port
-from pgwarden.oncall.roster import Person
+from pgwarden.ops.oncall.roster import Person
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 

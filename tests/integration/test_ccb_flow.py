@@ -19,7 +19,7 @@ from pgwarden.alerts.model import Alert
 from pgwarden.cli.ccb_cmd import app as ccb_app
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
-from pgwarden.ops.ccb import TransitionError
+from pgwarden.ops.ccb.states import TransitionError
 from pgwarden.repository import migrate
 from pgwarden.slowlog.store import ensure_target
 from tests.cli_helpers import pgwarden

@@ -29,7 +29,7 @@ from pgwarden.cli.rehearse_cmd import app as rehearse_app
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
 from pgwarden.errors import ConfigurationError
-from pgwarden.ops.rehearse_clone import CloneFailed
+from pgwarden.ops.rehearse.clone import CloneFailed
 from pgwarden.repository import migrate
 from pgwarden.slowlog.store import ensure_target
 from tests.cli_helpers import clean_env, pgwarden

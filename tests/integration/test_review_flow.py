@@ -22,8 +22,8 @@ from pgwarden.collect.partitions import ensure_partitions
 from pgwarden.config import load_settings
 from pgwarden.jobs import tasks
 from pgwarden.jobs.context import WorkerContext
-from pgwarden.ops import review_latency
-from pgwarden.ops.review_latency import MeanBin
+from pgwarden.ops.review import latency as review_latency
+from pgwarden.ops.review.latency import MeanBin
 from pgwarden.repository import migrate
 from pgwarden.slowlog.partitions import ensure_days
 from pgwarden.slowlog.store import ensure_target

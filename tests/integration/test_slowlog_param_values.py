@@ -17,8 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from pgwarden import pg
-from pgwarden.advise import observed_values as ov
-from pgwarden.advise.advisor_run import observed_of
+from pgwarden.advise.indexes import observed as ov
+from pgwarden.advise.indexes.run import observed_of
 from pgwarden.cli.runtime import Runtime
 from pgwarden.cli.slowlog_cmd import ingest_log
 from pgwarden.config import Settings, load_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pgwarden.advise.bloat_estimate import (
+from pgwarden.advise.health.packing import (
     ColumnStats,
     IndexRow,
     TableRow,

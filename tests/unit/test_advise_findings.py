@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg
 
-from pgwarden.advise import duplicates, structure, unused
 from pgwarden.advise.findings import at_or_above, drop_ddl, reindex_ddl, summarise
+from pgwarden.advise.health import duplicates, structure, unused
+from pgwarden.advise.health.seqscan import SeqScanRule, seq_scan_heavy
 from pgwarden.advise.model import ForeignKey, History, IndexInfo, TableInfo, Usage
-from pgwarden.advise.seqscan import SeqScanRule, seq_scan_heavy
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 

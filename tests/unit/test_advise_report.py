@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pgwarden.advise.findings import Finding, drop_ddl
-from pgwarden.advise.health import HealthResult
-from pgwarden.advise.health_report import build, render, trend
-from pgwarden.advise.stored_report import is_due
-from pgwarden.advise.usage import IndexUsage, efficiency
+from pgwarden.advise.health.assess import HealthResult
+from pgwarden.advise.health.report import build, render, trend
+from pgwarden.advise.health.usage import IndexUsage, efficiency
+from pgwarden.reports.store import is_due
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 

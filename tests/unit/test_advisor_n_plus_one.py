@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from pgwarden.advise.n_plus_one import n_plus_one
-from pgwarden.advise.n_plus_one_gather import statement_index, statement_of
-from pgwarden.advise.n_plus_one_sequence import Execution, execution, sequence, streams
+from pgwarden.advise.queries.executions import statement_index, statement_of
+from pgwarden.advise.queries.n_plus_one import n_plus_one
+from pgwarden.advise.queries.sequence import Execution, execution, sequence, streams
 from pgwarden.advise.workload import Statement, parse
 from pgwarden.config import AdvisorSettings
-from pgwarden.slowlog.normalise import normalise
+from pgwarden.sqltext.literals import normalise
 
 CAT = {
     "Answer": ("id", "assessmentId", "value"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pgwarden.advise import observed_values as ov
-from pgwarden.advise.candidates import generate, observed_partials
-from pgwarden.advise.index_advisor import _partial_rec, items_for
+from pgwarden.advise.indexes import observed as ov
+from pgwarden.advise.indexes.advisor import _partial_rec, items_for
+from pgwarden.advise.indexes.candidates import generate, observed_partials
 from pgwarden.advise.workload import Statement, parse, weighted
 from pgwarden.slowlog.logparse import parse_json_line
 from pgwarden.slowlog.param_values import (

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
-from pgwarden.advise.index_advisor import Advice
-from pgwarden.advise.n_plus_one import batched, n_plus_one
-from pgwarden.advise.optimization_report import build, render
-from pgwarden.advise.queries import QueryAdvice, plan_findings, statement_findings
+from pgwarden.advise.indexes.advisor import Advice
+from pgwarden.advise.queries.findings import (
+    QueryAdvice,
+    plan_findings,
+    statement_findings,
+)
+from pgwarden.advise.queries.n_plus_one import batched, n_plus_one
+from pgwarden.advise.queries.report import build, render
 from pgwarden.advise.workload import Statement, parse
 from pgwarden.config import AdvisorSettings
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pgwarden.advise.candidates import Candidate, generate
+from pgwarden.advise.indexes.candidates import Candidate, generate
+from pgwarden.advise.indexes.select import Budget, Item, greedy
 from pgwarden.advise.model import IndexInfo
-from pgwarden.advise.select import Budget, Item, greedy
 from pgwarden.advise.stats import ColumnStats, TableStats
 from pgwarden.advise.workload import Statement, parse
 

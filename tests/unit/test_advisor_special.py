@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pgwarden.advise import advice_render
-from pgwarden.advise.candidates_special import SpecialCandidate, generate
+from pgwarden.advise.indexes import render as advice_render
+from pgwarden.advise.indexes.special.candidates import SpecialCandidate, generate
+from pgwarden.advise.indexes.special.facts import ColumnType, Facts, Overload
 from pgwarden.advise.model import IndexInfo
-from pgwarden.advise.special_facts import ColumnType, Facts, Overload
 from pgwarden.advise.stats import ColumnStats, TableStats
 from pgwarden.advise.workload import parse
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pgwarden import pg
-from pgwarden.observe import analysis, own
+from pgwarden.observe import analysis
+from pgwarden.sqltext import own
 
 APPLICATION = [
     'SELECT /* observe-marker */ count(*) FROM "Assessment" WHERE id = $1',

@@ -9,7 +9,7 @@ import pytest
 
 from pgwarden.config import load_settings
 from pgwarden.errors import ConfigurationError
-from pgwarden.oncall import (
+from pgwarden.ops.oncall import (
     calendar,
     check,
     escalation_target,
@@ -18,7 +18,7 @@ from pgwarden.oncall import (
     on_call,
     shifts,
 )
-from pgwarden.oncall.ical import fold
+from pgwarden.ops.oncall.ical import fold
 
 PEOPLE = ["ana", "ben", "cai", "dee"]
 

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from pgwarden.ops import ccb, decision_log, dora
-from pgwarden.ops.agenda import meetings, overdue
-from pgwarden.ops.quorum import Rules, Vote, decide
+from pgwarden.ops.ccb import decisions as decision_log
+from pgwarden.ops.ccb import dora
+from pgwarden.ops.ccb import states as ccb
+from pgwarden.ops.ccb.agenda import meetings, overdue
+from pgwarden.ops.ccb.quorum import Rules, Vote, decide
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 

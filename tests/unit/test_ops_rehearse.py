@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 
 from pgwarden.errors import ConfigurationError
-from pgwarden.ops import rehearse_checks as checks
-from pgwarden.ops import rehearse_measure as measure
-from pgwarden.ops import rehearse_report as report
-from pgwarden.ops.rehearse_clone import clone_name, libpq_env, without_password
-from pgwarden.ops.rehearse_plan import Checks, duration_ms, load
-from pgwarden.ops.rehearse_sql import needs_autocommit, statements
-from pgwarden.ops.rehearse_steps import Rehearsal, StepResult
+from pgwarden.ops.rehearse import checks, measure, report
+from pgwarden.ops.rehearse.clone import clone_name, libpq_env, without_password
+from pgwarden.ops.rehearse.plan import Checks, duration_ms, load
+from pgwarden.ops.rehearse.sql import needs_autocommit, statements
+from pgwarden.ops.rehearse.steps import Rehearsal, StepResult
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = 'title = "t"\nwindow_minutes = 5\n[[step]]\nname = "s"\nsql = "SELECT 1"\n'

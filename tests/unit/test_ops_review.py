@@ -10,11 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pgwarden.ops import review_latency as latency
-from pgwarden.ops import review_metrics as metrics
-from pgwarden.ops import review_schedule as sched
-from pgwarden.ops import review_uptime as uptime
-from pgwarden.ops.review_latency import MeanBin
+from pgwarden.ops.review import latency, metrics, uptime
+from pgwarden.ops.review import schedule as sched
+from pgwarden.ops.review.latency import MeanBin
 
 UTCZ = ZoneInfo("UTC")
 DAY = timedelta(days=1)

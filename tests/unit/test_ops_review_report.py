@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pgwarden.config import load_settings
-from pgwarden.ops import review_report, review_schedule
-from pgwarden.ops.review_gather import Facts
-from pgwarden.ops.review_latency import MeanBin
-from pgwarden.ops.review_store import Launch
+from pgwarden.ops.review import report as review_report
+from pgwarden.ops.review import schedule as review_schedule
+from pgwarden.ops.review.gather import Facts
+from pgwarden.ops.review.latency import MeanBin
+from pgwarden.ops.review.store import Launch
 
 START = datetime(2026, 3, 4, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgwarden.ops.risk import assess, tables_in
+from pgwarden.ops.ccb.risk import assess, tables_in
 
 TIMEOUT = "SET lock_timeout = '2s';\n"
 GB = 1 << 30

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pgwarden.advise.partition_ddl import child_name, ident, range_bounds, table_ddl
-from pgwarden.advise.partition_key import choose
-from pgwarden.advise.partition_model import Column, Constraint, Index, TableFacts
-from pgwarden.advise.partition_plan import offline, online, partman
-from pgwarden.advise.partition_predicates import TableUsage, usage
-from pgwarden.advise.partitioning import advise_table, parse_array
 from pgwarden.config import PartitioningSettings
+from pgwarden.plan.partitions.advice import advise_table, parse_array
+from pgwarden.plan.partitions.ddl import child_name, ident, range_bounds, table_ddl
+from pgwarden.plan.partitions.key import choose
+from pgwarden.plan.partitions.migration import offline, online, partman
+from pgwarden.plan.partitions.model import Column, Constraint, Index, TableFacts
+from pgwarden.plan.partitions.predicates import TableUsage, usage
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 GIB = 1024**3

@@ -8,12 +8,12 @@ import pytest
 
 from pgwarden.config import SlowQuerySettings
 from pgwarden.demo.sqlcommenter import sqlcomment
-from pgwarden.slowlog.caller import comment_tags, resolve_caller
 from pgwarden.slowlog.partitions import expired, partition_day, partition_name
 from pgwarden.slowlog.plan import split_plan
 from pgwarden.slowlog.report import parse_since
 from pgwarden.slowlog.severity import Thresholds
 from pgwarden.slowlog.store import merge
+from pgwarden.sqltext.caller import comment_tags, resolve_caller
 
 
 def test_sqlcommenter() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgwarden.slowlog.normalise import normalise, scrub
+from pgwarden.sqltext.literals import normalise, scrub
 
 SECRETS = ("secret-123", "42424242", "2024-01-31", "3.14159", "deadbeef")
 

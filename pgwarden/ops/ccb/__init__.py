@@ -1,0 +1,14 @@
+"""Change control: request states, the board's records, quorum votes, risk classes,
+DORA figures, meeting agendas and the hash-chained decision log.
+"""
+
+from pgwarden.ops.ccb import agenda, board, decisions, dora, quorum, risk
+
+__all__ = [
+    "agenda",
+    "board",
+    "decisions",
+    "dora",
+    "quorum",
+    "risk",
+]

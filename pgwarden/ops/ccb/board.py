@@ -1,0 +1,348 @@
+"""Change requests, votes, deployments and the decision log in the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pgwarden import pg
+from pgwarden.errors import ConfigurationError, PgwardenError
+from pgwarden.ops.ccb import decisions as decision_log
+from pgwarden.ops.ccb import quorum
+from pgwarden.ops.ccb import states as ccb
+from pgwarden.ops.ccb.risk import Risk
+
+GROUP = "ccb"
+FEATURE = "change control (run pgwarden init)"
+EDITABLE = (
+    "title",
+    "description",
+    "owner",
+    "window_start",
+    "window_end",
+    "rollback_plan",
+    "migration_sql",
+)
+DEPLOYED_STATE = {"success": "done", "hotfix": "done", "rolled-back": "rolled_back"}
+
+
+class RequestNotFound(PgwardenError):
+    """No such change request."""
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    title: str
+    description: str
+    owner: str
+    window_start: datetime | None
+    window_end: datetime | None
+    rollback_plan: str
+    migration_sql: str | None
+    status: str
+    risk_class: str | None
+    risk_reasons: list[str]
+    risk_tables: dict[str, int | None]
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: _json(getattr(self, f.name)) for f in fields(self)}
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def rows(
+    conn: psycopg.Connection[Any], name: str, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    return pg.named_rows(conn, GROUP, name, params, FEATURE)
+
+
+def _request(row: Mapping[str, Any]) -> Request:
+    return Request(**{f.name: row[f.name] for f in fields(Request)})
+
+
+def _risk_params(risk: Risk | None) -> dict[str, Any]:
+    if risk is None:
+        return {"risk_class": None, "risk_reasons": Jsonb([]), "risk_tables": Jsonb({})}
+    data = risk.as_dict()
+    return {
+        "risk_class": risk.risk_class,
+        "risk_reasons": Jsonb(data["reasons"]),
+        "risk_tables": Jsonb(data["tables"]),
+    }
+
+
+def create(
+    conn: psycopg.Connection[Any],
+    values: Mapping[str, Any],
+    risk: Risk | None,
+    by: str,
+) -> Request:
+    params = {k: values.get(k) for k in EDITABLE} | _risk_params(risk)
+    params["description"] = params["description"] or ""
+    params["rollback_plan"] = params["rollback_plan"] or ""
+    with conn.transaction():
+        req = _request(rows(conn, "insert_request", params)[0])
+        append(
+            conn,
+            req.id,
+            "created",
+            by,
+            {"title": req.title, "risk_class": req.risk_class},
+        )
+    return req
+
+
+def get(conn: psycopg.Connection[Any], request_id: int) -> Request:
+    found = rows(conn, "get_request", {"id": request_id})
+    if not found:
+        raise RequestNotFound(f"no change request {request_id}")
+    return _request(found[0])
+
+
+def _locked(conn: psycopg.Connection[Any], request_id: int) -> Request:
+    found = rows(conn, "lock_request", {"id": request_id})
+    if not found:
+        raise RequestNotFound(f"no change request {request_id}")
+    return _request(found[0])
+
+
+def list_requests(
+    conn: psycopg.Connection[Any], status: str | None, limit: int = 200
+) -> list[Request]:
+    params = {"status": status, "pending": list(ccb.PENDING), "limit": limit}
+    return [_request(r) for r in rows(conn, "list_requests", params)]
+
+
+def update(
+    conn: psycopg.Connection[Any],
+    request_id: int,
+    changes: Mapping[str, Any],
+    risk: Risk | None,
+    by: str,
+) -> Request:
+    """Change the fields of a request that is not decided yet."""
+    with conn.transaction():
+        req = _locked(conn, request_id)
+        if req.status not in ("draft", "submitted", "deferred"):
+            raise ccb.TransitionError(
+                f"request {request_id} is {req.status}: only draft, submitted or "
+                "deferred requests can be edited"
+            )
+        params = {k: getattr(req, k) for k in EDITABLE} | dict(changes)
+        params |= (
+            _risk_params(risk)
+            if "migration_sql" in changes
+            else {
+                "risk_class": req.risk_class,
+                "risk_reasons": Jsonb(req.risk_reasons),
+                "risk_tables": Jsonb(req.risk_tables),
+            }
+        )
+        new = _request(rows(conn, "update_request", {**params, "id": request_id})[0])
+        append(conn, request_id, "updated", by, {"fields": sorted(changes)})
+    return new
+
+
+def transition(
+    conn: psycopg.Connection[Any],
+    request_id: int,
+    wanted: str,
+    by: str,
+    reason: str = "",
+) -> Request:
+    """Move a request to ``wanted``; approval and rejection come from votes."""
+    if wanted in ccb.DECIDED:
+        raise ccb.TransitionError(
+            f"{wanted} is decided by the board's votes: pgwarden ccb vote {request_id}"
+        )
+    with conn.transaction():
+        return _move(conn, _locked(conn, request_id), wanted, by, reason)
+
+
+def _move(
+    conn: psycopg.Connection[Any], req: Request, wanted: str, by: str, reason: str
+) -> Request:
+    ccb.check(req.id, req.status, wanted)
+    new = _request(rows(conn, "set_status", {"id": req.id, "status": wanted})[0])
+    append(
+        conn, req.id, "status", by, {"from": req.status, "to": wanted, "reason": reason}
+    )
+    return new
+
+
+def vote(
+    conn: psycopg.Connection[Any],
+    request_id: int,
+    cast: quorum.Vote,
+    rules: quorum.Rules,
+    on_call: str | None,
+) -> quorum.Outcome:
+    """Record a vote on a submitted request and apply the board's decision."""
+    if cast.vote not in quorum.VOTES:
+        raise ConfigurationError(f"vote: one of {', '.join(quorum.VOTES)}")
+    with conn.transaction():
+        req = _locked(conn, request_id)
+        if req.status != "submitted":
+            raise ccb.TransitionError(
+                f"request {request_id} is {req.status}: votes are taken on "
+                "submitted requests"
+            )
+        rows(
+            conn,
+            "insert_vote",
+            {
+                "request_id": request_id,
+                "voter": cast.voter,
+                "vote": cast.vote,
+                "comment": cast.comment,
+            },
+        )
+        append(
+            conn,
+            request_id,
+            "vote",
+            cast.voter,
+            {"vote": cast.vote, "comment": cast.comment},
+        )
+        outcome = quorum.decide(votes(conn, request_id), rules, on_call)
+        if outcome.decision != "pending":
+            _move(conn, req, outcome.decision, "board", outcome.reason)
+    return outcome
+
+
+def votes(conn: psycopg.Connection[Any], request_id: int) -> list[quorum.Vote]:
+    found = rows(conn, "votes", {"request_id": request_id})
+    return [quorum.Vote(r["voter"], r["vote"], r["comment"]) for r in found]
+
+
+def deployed(
+    conn: psycopg.Connection[Any],
+    request_id: int,
+    outcome: str,
+    by: str,
+    at: datetime,
+    restored_at: datetime | None = None,
+    note: str = "",
+) -> Request:
+    """Record a deployment of a scheduled request; it becomes done or rolled back."""
+    if outcome not in DEPLOYED_STATE:
+        raise ConfigurationError(f"--outcome: one of {', '.join(DEPLOYED_STATE)}")
+    with conn.transaction():
+        req = _locked(conn, request_id)
+        ccb.check(request_id, req.status, DEPLOYED_STATE[outcome])
+        rows(
+            conn,
+            "insert_deployment",
+            {
+                "request_id": request_id,
+                "deployed_at": at,
+                "outcome": outcome,
+                "restored_at": restored_at,
+                "note": note,
+                "recorded_by": by,
+            },
+        )
+        append(conn, request_id, "deployed", by, {"outcome": outcome, "note": note})
+        return _move(conn, req, DEPLOYED_STATE[outcome], by, f"deployed: {outcome}")
+
+
+def deployments(conn: psycopg.Connection[Any], since: datetime) -> list[dict[str, Any]]:
+    return rows(conn, "deployments", {"since": since})
+
+
+def add_action(
+    conn: psycopg.Connection[Any],
+    title: str,
+    owner: str,
+    due: date,
+    request_id: int | None,
+    by: str,
+) -> dict[str, Any]:
+    with conn.transaction():
+        row = rows(
+            conn,
+            "insert_action",
+            {"request_id": request_id, "title": title, "owner": owner, "due": due},
+        )[0]
+        append(
+            conn,
+            request_id,
+            "action",
+            by,
+            {"id": row["id"], "title": title, "owner": owner, "due": due.isoformat()},
+        )
+    return row
+
+
+def finish_action(conn: psycopg.Connection[Any], action_id: int, by: str) -> bool:
+    with conn.transaction():
+        found = rows(conn, "finish_action", {"id": action_id})
+        if found:
+            append(conn, found[0]["request_id"], "action_done", by, {"id": action_id})
+    return bool(found)
+
+
+def open_actions(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    return rows(conn, "open_actions", {})
+
+
+def append(
+    conn: psycopg.Connection[Any],
+    request_id: int | None,
+    kind: str,
+    actor: str,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Add an entry to the decision log, chained to the previous one."""
+    with conn.transaction():
+        rows(conn, "lock_log", {})
+        last = rows(conn, "last_entry", {})
+        prev = last[0]["hash"] if last else decision_log.GENESIS
+        seq = int(last[0]["seq"]) + 1 if last else 1
+        entry = {
+            "seq": seq,
+            "ts": datetime.now(UTC),
+            "request_id": request_id,
+            "kind": kind,
+            "actor": actor,
+            "detail": dict(detail),
+        }
+        entry |= {"prev_hash": prev, "hash": decision_log.entry_hash(prev, entry)}
+        rows(conn, "append_entry", {**entry, "detail": Jsonb(entry["detail"])})
+    return entry
+
+
+def log_entries(
+    conn: psycopg.Connection[Any], request_id: int | None = None
+) -> list[dict[str, Any]]:
+    return rows(conn, "log_entries", {"request_id": request_id})
+
+
+def alerts_since(
+    conn: psycopg.Connection[Any], since: datetime
+) -> list[dict[str, Any]]:
+    with pg.guarded("alerts (run pgwarden init)"):
+        return rows(conn, "alerts_since", {"since": since})
+
+
+def table_sizes(conn: psycopg.Connection[Any], tables: Sequence[str]) -> dict[str, int]:
+    """Total size of each named table that exists in the target."""
+    sizes = {}
+    for name in tables:
+        quoted = sql.Identifier(*name.split(".", 1)).as_string(conn)
+        row = rows(conn, "table_size", {"name": quoted})[0]
+        if row["bytes"] is not None:
+            sizes[name] = int(row["bytes"])
+    return sizes
