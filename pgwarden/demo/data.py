@@ -135,6 +135,7 @@ def _prepare(conn: psycopg.Connection, schema: str, spec: Scale) -> None:
     conn.execute("SET LOCAL jit = off")
     conn.execute("SET LOCAL work_mem = '64MB'")
     conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    unrecorded(conn)
     conn.execute(
         "CREATE TEMP TABLE _p (tenants int, users int, assessments int,"
         " anchor timestamptz) ON COMMIT DROP"
@@ -144,6 +145,29 @@ def _prepare(conn: psycopg.Connection, schema: str, spec: Scale) -> None:
         (spec.tenants, spec.users, spec.assessments),
     )
     conn.execute("SELECT setseed(%s)", (SEED,))
+
+
+#: settings that keep the load's own statements out of the slow query log and
+#: pg_stat_statements, so the application's workload is what pgwarden then sees
+_UNRECORDED = (
+    ("log_min_duration_statement", "-1"),
+    ("auto_explain.log_min_duration", "-1"),
+    ("pg_stat_statements.track", "none"),
+)
+_REFUSED = (psycopg.errors.InsufficientPrivilege, psycopg.errors.CantChangeRuntimeParam)
+
+
+def unrecorded(conn: psycopg.Connection, *, local: bool = True) -> None:
+    """Leave this session out of the statistics where the role may (superusers).
+
+    ``local``: until the end of the transaction (else for the session).
+    """
+    for name, value in _UNRECORDED:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config(%s, %s, %s)", (name, value, local))
+        except _REFUSED:
+            continue
 
 
 def _finish(conn: psycopg.Connection, schema: str) -> None:

@@ -96,6 +96,7 @@ def _run_services(
 def ensure_database(server: EmbeddedServer, dbname: str) -> str:
     """Create ``dbname`` on the server if absent; return its DSN."""
     with pg.connect(server.dsn()) as conn:
+        data.unrecorded(conn, local=False)
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [dbname]
         ).fetchone()

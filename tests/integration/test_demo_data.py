@@ -188,3 +188,24 @@ def test_failure_leaves_nothing_behind(empty_dsn: str) -> None:
 def test_unknown_scale(empty_dsn: str) -> None:
     with psycopg.connect(empty_dsn) as conn, pytest.raises(ConfigurationError):
         load(conn, "huge")
+
+
+def test_the_load_itself_is_not_recorded_as_workload(empty_dsn: str) -> None:
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        load(conn, "tiny")
+        texts = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT query FROM pg_stat_statements s JOIN pg_database d"
+                " ON d.oid = s.dbid WHERE d.datname = current_database()"
+            )
+        ]
+        conn.execute('INSERT INTO "Tenant" (name, slug) VALUES (%s, %s)', ("a", "b"))
+        after = conn.execute(
+            "SELECT count(*) FROM pg_stat_statements s JOIN pg_database d"
+            " ON d.oid = s.dbid WHERE d.datname = current_database()"
+            " AND s.query LIKE 'INSERT INTO \"Tenant\" (name, slug)%%'"
+        ).fetchone()
+    loader = [t for t in texts if "CREATE INDEX" in t or 'INSERT INTO "AuditLog"' in t]
+    assert loader == []
+    assert after == (1,)  # the session records again once the load is over
