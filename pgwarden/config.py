@@ -7,13 +7,15 @@ variables with a double underscore (``PGWARDEN_ALERTS__CACHE_HIT_RATIO_PCT``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+import types
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -22,18 +24,29 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
+from pgwarden import dsn
 from pgwarden.errors import ConfigurationError
 
 DEFAULT_CONFIG_FILE = Path("pgwarden.toml")
 ENV_PREFIX = "PGWARDEN_"
-MASK = "********"
+MASK = dsn.MASK
+#: the longest duration any setting or option takes (a period, a retention, --since)
+MAX_DURATION = timedelta(days=36_500)
+#: PostgreSQL's limit of a timeout in milliseconds (lock_timeout, statement_timeout)
+MAX_TIMEOUT_MS = 2_147_483_647
+#: settings named ``*_ms`` … ``*_days`` (or ``*_minutes_by_…``) are durations
+_DURATION_NAME = re.compile(r"_(ms|seconds|minutes|hours|days)(_by_\w+)?$")
+_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
 _NAMED_PERIODS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30}
@@ -53,8 +66,10 @@ def period(text: str) -> timedelta | None:
             f"{text!r}: use hourly, daily, weekly, monthly, never, or a number of "
             "hours or days such as 12h or 3d"
         )
-    amount, unit = float(match.group(1)), match.group(2)
-    return timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
+    hours = float(match.group(1)) * (1 if match.group(2) == "h" else 24)
+    if not hours <= MAX_DURATION / timedelta(hours=1):
+        raise ValueError(f"{text!r}: a period is at most 100 years")
+    return timedelta(hours=hours)
 
 
 def _valid_period(text: str) -> str:
@@ -66,8 +81,26 @@ def _valid_period(text: str) -> str:
 Period = Annotated[str, AfterValidator(_valid_period)]
 
 
+def _bounded(value: Any, info: ValidationInfo) -> Any:
+    """A duration setting (by its name's unit) within :data:`MAX_DURATION`."""
+    found = _DURATION_NAME.search(info.field_name or "")
+    if found is None:
+        return value
+    unit = found.group(1)
+    limit = MAX_TIMEOUT_MS if unit == "ms" else MAX_DURATION.total_seconds()
+    limit /= 1 if unit == "ms" else _SECONDS[unit]
+    amounts = value.values() if isinstance(value, dict) else [value]
+    for amount in amounts:
+        if isinstance(amount, int | float) and not amount <= limit:
+            what = "2147483647 ms (PostgreSQL's limit)" if unit == "ms" else "100 years"
+            raise ValueError(f"must be at most {what}")
+    return value
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    check_durations = field_validator("*")(_bounded)
 
 
 class CollectSettings(Section):
@@ -110,6 +143,9 @@ class DashboardSettings(Section):
     )
     anonymous_metrics: bool = Field(
         False, description="Serve /metrics without the admin token."
+    )
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest request body (bytes); 413."
     )
 
 
@@ -439,6 +475,21 @@ class CapacitySettings(Section):
     min_history_days: float = Field(
         7, gt=0, description="Trend by regression from this much history."
     )
+    min_history_hours: float = Field(
+        24, gt=0, description="Growth from pgwarden's history only from this span."
+    )
+    min_history_samples: int = Field(
+        12, ge=2, description="...and at least this many database samples."
+    )
+    evidence_days: int = Field(
+        28, ge=1, description="Count rows by creation time over these past days."
+    )
+    evidence_tables: int = Field(
+        10, ge=0, description="Read creation times of this many largest tables."
+    )
+    evidence_scan_bytes: int = Field(
+        128 * 1024**2, ge=8192, description="Larger tables: a block sample this big."
+    )
     memory_bytes: int | None = Field(
         None, ge=1, description="Server RAM (default: shared_buffers / 25 %)."
     )
@@ -572,6 +623,12 @@ class SloSettings(Section):
     change_success_pct: float = Field(95, ge=0, le=100, description="Change success.")
 
 
+def _long_secret(secret: SecretStr) -> SecretStr:
+    if len(secret.get_secret_value()) < 16:
+        raise ValueError("use at least 16 random characters")
+    return secret
+
+
 class CcbSettings(Section):
     binding_voters: list[str] = Field(
         default_factory=list, description="Change board voters whose votes count."
@@ -595,6 +652,12 @@ class CcbSettings(Section):
     )
     max_migration_bytes: int = Field(
         1_000_000, ge=1, description="Migration SQL above this is not analysed (C4)."
+    )
+    log_key: Annotated[SecretStr, AfterValidator(_long_secret)] | None = Field(
+        None, description="Secret that signs the decision log (set it in the env)."
+    )
+    witness_dir: Path | None = Field(
+        None, description="Decision log witness files (default: user data dir)."
     )
 
 
@@ -635,8 +698,10 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
     )
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("dsn", "repository_dsn", "admin_token")
+    check_durations = field_validator("*")(_bounded)
 
     dsn: SecretStr | None = Field(None, description="Target database (libpq DSN/URI).")
     repository_dsn: SecretStr | None = Field(
@@ -702,6 +767,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: malformed TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8"
+        ) from exc
 
 
 def load_settings(
@@ -718,6 +787,8 @@ def load_settings(
         return Settings(**kwargs)
     except ValidationError as exc:
         raise ConfigurationError(_explain(exc, path)) from exc
+    except SettingsError as exc:  # a PGWARDEN_* value pydantic-settings reads as JSON
+        raise ConfigurationError(_unparsed(exc)) from exc
     finally:
         Settings._toml = {}
 
@@ -728,27 +799,47 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
     env_name = ENV_PREFIX + key.replace(".", "__").upper()
     origin = env_name if env_name in os.environ else str(path or "settings")
     reason = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+    reason = reason.removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{origin}: {key}: {reason}{more}"
 
 
-def mask_dsn(dsn: str) -> str:
-    """Hide the password in a URI or key=value DSN."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+def _unparsed(exc: SettingsError) -> str:
+    """Which ``PGWARDEN_*`` variable is not the JSON its setting needs, and why.
 
-    try:
-        params = conninfo_to_dict(dsn)
-    except Exception:
-        return MASK
-    if "password" not in params:
-        return dsn
-    if "://" in dsn:
-        head, _, tail = dsn.partition("://")
-        userinfo, at, rest = tail.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        return f"{head}://{user}:{MASK}@{rest}" if at else dsn
-    params["password"] = MASK
-    return make_conninfo(**{k: str(v) for k, v in params.items()})
+    The value is never repeated: it may hold a secret (a webhook URL).
+    """
+    for name in sorted(os.environ):
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if not name.upper().startswith(ENV_PREFIX) or not _structured(path):
+            continue
+        try:
+            json.loads(os.environ[name])
+        except ValueError as bad:
+            reason = str(bad).split(":")[0]
+            return f"{name}: not valid JSON ({reason}); give a JSON list or object"
+    found = re.search(r'field "(\w+)"', str(exc))
+    return f"{ENV_PREFIX}{found.group(1).upper() if found else '*'}: not valid JSON"
+
+
+def _structured(path: list[str], model: type[BaseModel] = Settings) -> bool:
+    """Whether the setting at ``path`` is a list, table or section (read as JSON)."""
+    field = model.model_fields.get(path[0])
+    if field is None:
+        return False
+    kinds = [field.annotation]
+    if get_origin(field.annotation) in (Union, types.UnionType):
+        kinds = list(get_args(field.annotation))
+    for kind in kinds:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return len(path) == 1 or _structured(path[1:], kind)
+        if get_origin(kind) in (list, dict) and len(path) == 1:
+            return True
+    return False
+
+
+#: the one masking function (see :mod:`pgwarden.dsn`)
+mask_dsn = dsn.mask
 
 
 def effective(settings: Settings) -> dict[str, Any]:
@@ -756,9 +847,11 @@ def effective(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json")
     for name in ("dsn", "repository_dsn"):
         secret = getattr(settings, name)
-        data[name] = mask_dsn(secret.get_secret_value()) if secret else None
+        data[name] = dsn.mask(secret.get_secret_value()) if secret else None
     if settings.dashboard.admin_token is not None:
         data["dashboard"]["admin_token"] = MASK
+    if settings.ccb.log_key is not None:
+        data["ccb"]["log_key"] = MASK
     return data
 
 

@@ -10,6 +10,13 @@ Layout of the server directory::
 The server listens on 127.0.0.1 only, with no Unix socket, and every connection must
 authenticate with SCRAM. PostgreSQL refuses to run as root, so when root starts it the
 server runs as the ``postgres`` system user (created as ``pgwarden`` if absent).
+
+The port is chosen once, at the first start, and kept in ``state.json``: every later
+start uses it again, so DSNs stay valid across stops and crashes. The port is probed the
+way PostgreSQL binds it (``SO_REUSEADDR``), so connections of the previous server still
+in TIME_WAIT do not count; processes left over from a crashed server are waited for.
+Only a port held by another process makes the server move, with a warning naming both
+ports.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,8 @@ logger = logging.getLogger(__name__)
 SUPERUSER = "postgres"
 STATE_FILE = "state.json"
 START_TIMEOUT_S = 60
+#: how long start waits for the processes of a crashed server to exit
+LEFTOVER_WAIT_S = 15
 
 
 @dataclass(frozen=True)
@@ -104,9 +114,17 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now.
+
+    Probed the way PostgreSQL (and uvicorn) bind: with ``SO_REUSEADDR``, so the
+    connections of a server that just stopped, in TIME_WAIT, do not make the port
+    look taken; a socket listening on it does.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
+            sock.listen(1)
         except OSError:
             return False
         return True
@@ -165,9 +183,28 @@ class EmbeddedServer:
             return None
         if _is_postgres(pid):
             return pid
-        logger.info("removing stale %s (pid %s is gone)", pidfile, pid)
-        pidfile.unlink(missing_ok=True)
+        if not self._processes():
+            logger.info("removing stale %s (pid %s is gone)", pidfile, pid)
+            pidfile.unlink(missing_ok=True)
         return None
+
+    def _processes(self) -> list[int]:
+        """The server processes of this directory, found through ``/proc`` (each
+        works in PGDATA); none where there is no ``/proc``.
+
+        Once the postmaster is gone they are leftovers of a crash: a backend outlives
+        a killed postmaster for a moment, and while one runs, the old
+        ``postmaster.pid`` is kept so that PostgreSQL refuses to start beside it.
+        """
+        found = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                cwd = (entry / "cwd").readlink()
+            except OSError:
+                continue
+            if cwd == self.pgdata and _is_postgres(int(entry.name)):
+                found.append(int(entry.name))
+        return sorted(found)
 
     def status(self) -> Status:
         state = self.state()
@@ -199,9 +236,10 @@ class EmbeddedServer:
             return self.status()
         state = self.state() if self.initialised() else None
         state = state or self._initdb()
-        if not port_free(state.port):
-            state = ServerState(free_port(), state.password, state.bin_dir)
-            self._save_state(state)
+        self._await_leftovers()
+        if self.pid() is not None:
+            return self.status()
+        state = self._claim_port(state)
         self._write_conf(state)
         log = self.pgdata / "startup.log"
         self._pg_ctl(
@@ -213,9 +251,8 @@ class EmbeddedServer:
     def restart(self) -> Status:
         """Stop and start again on the same port (after a restart-only setting).
 
-        :meth:`start` moves to a free port when its own is busy; a restart keeps it,
-        so clients keep their DSN: the old server's connections may still hold the
-        port in TIME_WAIT, which PostgreSQL's own bind (SO_REUSEADDR) ignores.
+        :meth:`start` moves to a free port only when another process listens on its
+        own; a restart never moves, so clients keep their DSN.
         """
         state = self.state()
         if state is None or not self.initialised():
@@ -230,6 +267,36 @@ class EmbeddedServer:
             failure_log=log,
         )  # fmt: skip
         return self.status()
+
+    def _await_leftovers(self) -> None:
+        """Wait for the processes of a crashed server to exit (PostgreSQL refuses to
+        start while they hold its shared memory); fail naming them if they stay."""
+        deadline = time.monotonic() + LEFTOVER_WAIT_S
+        while left := self._processes():
+            if time.monotonic() >= deadline:
+                pids = ", ".join(map(str, left))
+                raise EmbeddedServerError(
+                    f"processes of the previous server in {self.pgdata} are still "
+                    f"running (pid {pids}); stop them, then start again"
+                )
+            time.sleep(0.1)
+
+    def _claim_port(self, state: ServerState) -> ServerState:
+        """The remembered port, unless another process listens on it: then a free
+        one, remembered in its place and announced with a warning."""
+        if port_free(state.port):
+            return state
+        moved = ServerState(free_port(), state.password, state.bin_dir)
+        self._save_state(moved)
+        logger.warning(
+            "port %d of the embedded server in %s is taken by another process; "
+            "the server moves to port %d: update DSNs that name port %d",
+            state.port,
+            self.data_dir,
+            moved.port,
+            state.port,
+        )
+        return moved
 
     def stop(self) -> bool:
         """Stop cleanly (fast shutdown); False when it was not running."""

@@ -5,7 +5,8 @@
     ├── TargetError               target unreachable or lacking what is needed (exit 3)
     │   ├── ConnectionFailed
     │   ├── MissingCapability     extension, setting or privilege missing
-    │   └── EmbeddedServerError
+    │   ├── EmbeddedServerError
+    │   └── WriteRefused          not provably the database a write was meant for
     └── DemoDataExists            reference tables already present (exit 2)
 
 Each class's docstring is its default message; ``str(error)`` is what the CLI prints.
@@ -45,6 +46,10 @@ class MissingCapability(TargetError):
 
 class EmbeddedServerError(TargetError):
     """The embedded PostgreSQL server could not be managed."""
+
+
+class WriteRefused(TargetError):
+    """Refusing to write: the database is not provably the one meant."""
 
 
 class DemoDataExists(PgwardenError):

@@ -14,6 +14,8 @@ gets a fresh database cloned from a template built once per server.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +32,17 @@ from tests.own_server import FAST
 
 TEMPLATE_EMPTY = "pgwarden_test_tpl_empty"
 TEMPLATE_DEMO = "pgwarden_test_tpl_demo"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Local state (witness files, default data directories) goes to a temporary home.
+
+    Commands run by the tests, in process or as subprocesses, then never write
+    to the user's ``~/.local/share/pgwarden``.
+    """
+    home = tempfile.mkdtemp(prefix="pgwarden-test-data-")
+    os.environ["XDG_DATA_HOME"] = home
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def _servers() -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pgwarden import __version__
 from pgwarden.cli import (
@@ -39,6 +40,7 @@ from pgwarden.cli import (
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
+from pgwarden.dsn import filter_logs
 from pgwarden.errors import PgwardenError
 
 app = typer.Typer(
@@ -107,6 +109,8 @@ def _global(
     )
     overrides = {"dsn": dsn, "repository_dsn": repository_dsn}
     settings = load_settings(config, overrides)
+    filter_logs(*(s.get_secret_value() for s in (settings.dsn, settings.repository_dsn)
+                  if s is not None))  # fmt: skip
     ctx.obj = Runtime(settings=settings, format=None, debug=debug)
     if fmt is not None:
         ctx.obj = Runtime(
@@ -154,7 +158,8 @@ def main() -> None:
     except PgwardenError as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        # the message may quote what the user typed: never read it as markup
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

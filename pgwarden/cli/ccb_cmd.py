@@ -5,15 +5,18 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 
 from pgwarden import pg
-from pgwarden.cli.output import emit_json, emit_rows, err, out
+from pgwarden.cli.output import emit_fields, emit_json, emit_rows, err, out
 from pgwarden.cli.runtime import Runtime, runtime
 from pgwarden.errors import ConfigurationError, TargetError
+
+if TYPE_CHECKING:
+    from pgwarden.ops.ccb import witness
 
 app = typer.Typer(
     help="Change control board: requests, risk, votes, deployments, meetings.",
@@ -52,6 +55,21 @@ _LIST = ("id", "status", "risk_class", "title", "owner", "window_start")
 
 def _who(by: str | None) -> str:
     return by or getpass.getuser()
+
+
+def _key(rt: Runtime) -> str | None:
+    """The decision log's key (``ccb.log_key``), if one is set."""
+    secret = rt.settings.ccb.log_key
+    return secret.get_secret_value() if secret is not None else None
+
+
+def _witnessed(rt: Runtime, conn: Any) -> None:
+    """After a write: move this machine's witness of the log to its new head."""
+    from pgwarden.ops.ccb import witness
+
+    warning = witness.record(conn, witness.directory(rt.settings.ccb.witness_dir))
+    if warning is not None:
+        err.print(f"warning: {warning}")
 
 
 def _when(rt: Runtime, text: str | None, what: str) -> datetime | None:
@@ -136,7 +154,8 @@ def request_new(
         "migration_sql": text,
     }
     with pg.connect(rt.repository_dsn()) as conn:
-        req = board.create(conn, values, found, _who(None))
+        req = board.create(conn, values, found, _who(None), key=_key(rt))
+        _witnessed(rt, conn)
     _show(rt, req.as_dict(), fmt)
 
 
@@ -179,17 +198,31 @@ def request_show(ctx: typer.Context, request_id: int, fmt: FormatOption = None) 
 
 
 def _show(rt: Runtime, data: dict[str, Any], fmt: str | None) -> None:
-    if rt.output_format(fmt) == "json":
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
         emit_json(data)
         return
-    for key, value in data.items():
-        if key == "migration_sql" and value:
-            value = f"{len(value.splitlines())} line(s)"
-        elif key == "risk_reasons":
-            value = "; ".join(value) or "none"
-        elif key == "votes":
-            value = ", ".join(f"{v['voter']}: {v['vote']}" for v in value) or "none"
-        out.print(f"{key:>14}: {'' if value is None else value}")
+    fields = [(key, _field(key, value)) for key, value in data.items()]
+    emit_fields(chosen, f"change request {data.get('id', '')}", fields)
+
+
+def _field(key: str, value: Any) -> Any:
+    """A request's field for people: counts, sizes and names, never a repr."""
+    if key == "migration_sql" and value:
+        return f"{len(value.splitlines())} line(s)"
+    if key == "risk_reasons":
+        return "; ".join(value) or "none"
+    if key == "risk_tables":
+        return ", ".join(f"{t} ({_size(n)})" for t, n in value.items()) or "none"
+    if key == "votes":
+        return ", ".join(f"{v['voter']}: {v['vote']}" for v in value) or "none"
+    return value
+
+
+def _size(value: int | None) -> str:
+    from pgwarden.reports import human_bytes
+
+    return "size unknown" if value is None else human_bytes(value)
 
 
 @request_app.command("update")
@@ -236,9 +269,12 @@ def request_update(
     with pg.connect(rt.repository_dsn()) as conn:
         req = board.get(conn, request_id)
         if changes:
-            req = board.update(conn, request_id, changes, found, _who(by))
+            req = board.update(conn, request_id, changes, found, _who(by), key=_key(rt))
         if status is not None:
-            req = board.transition(conn, request_id, status, _who(by), reason)
+            req = board.transition(
+                conn, request_id, status, _who(by), reason, key=_key(rt)
+            )
+        _witnessed(rt, conn)
     _show(rt, req.as_dict(), fmt)
 
 
@@ -278,7 +314,8 @@ def vote_cmd(
     )
     cast = quorum.Vote(_who(voter), vote, comment)
     with pg.connect(rt.repository_dsn()) as conn:
-        outcome = board.vote(conn, request_id, cast, rules, _on_call(rt))
+        outcome = board.vote(conn, request_id, cast, rules, _on_call(rt), key=_key(rt))
+        _witnessed(rt, conn)
     err.print(f"request {request_id}: {outcome.decision} ({outcome.reason})")
 
 
@@ -316,7 +353,10 @@ def deployed_cmd(
     when = _when(rt, at, "--at") or datetime.now(UTC)
     back = _when(rt, restored_at, "--restored-at")
     with pg.connect(rt.repository_dsn()) as conn:
-        req = board.deployed(conn, request_id, outcome, _who(by), when, back, note)
+        req = board.deployed(
+            conn, request_id, outcome, _who(by), when, back, note, key=_key(rt)
+        )
+        _witnessed(rt, conn)
     err.print(f"request {request_id} deployed: {outcome}; now {req.status}")
 
 
@@ -355,24 +395,37 @@ def log_cmd(
         int | None, typer.Option("--request", help="Only this request.")
     ] = None,
     verify: Annotated[
-        bool, typer.Option("--verify", help="Check the hash chain (exit 1 if broken).")
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the hash chain, signatures and witness (exit 1 if broken).",
+        ),
     ] = False,
+    witness_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness", help="With --verify: check against this witness file copy."
+        ),
+    ] = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", help="With --verify: SEQ:HASH the log held (from the minutes)."
+        ),
+    ] = None,
     fmt: FormatOption = None,
 ) -> None:
-    """The decision log; --verify recomputes its hash chain."""
+    """The decision log; --verify checks its hash chain, signatures and witness."""
     from pgwarden.ops.ccb import board
-    from pgwarden.ops.ccb import decisions as decision_log
 
     rt = runtime(ctx)
-    with pg.connect(rt.repository_dsn()) as conn:
-        entries = board.log_entries(conn, None if verify else request_id)
+    if not verify and (witness_file is not None or head is not None):
+        raise ConfigurationError("--witness and --head go with --verify")
     if verify:
-        broken = decision_log.verify(entries)
-        if broken is not None:
-            err.print(f"decision log BROKEN: {broken.reason}")
-            raise typer.Exit(1)
-        err.print(f"decision log intact: {len(entries)} entries verified")
+        _verify(rt, witness_file, head)
         return
+    with pg.connect(rt.repository_dsn()) as conn:
+        entries = board.log_entries(conn, request_id)
     cols = ("seq", "ts", "request_id", "kind", "actor", "detail")
     emit_rows(
         rt.output_format(fmt),
@@ -380,6 +433,64 @@ def log_cmd(
         cols,
         [[_cell(e[c]) for c in cols] for e in entries],
     )
+
+
+def _verify(rt: Runtime, witness_file: Path | None, head: str | None) -> None:
+    from pgwarden.ops.ccb import decisions as decision_log
+    from pgwarden.ops.ccb import witness
+
+    anchors = [decision_log.parse_anchor(head, "--head")] if head else []
+    witness_dir = witness.directory(rt.settings.ccb.witness_dir)
+    with pg.connect(rt.repository_dsn()) as conn:
+        found = witness.check_log(conn, witness_dir, _key(rt), witness_file, anchors)
+    if found.broken is not None:
+        err.print(f"decision log BROKEN: {found.broken.reason}")
+        raise typer.Exit(1)
+    if found.missing_key is not None:
+        raise found.missing_key
+    warning = witness.keep(found) if witness_file is None else None
+    if warning is not None:
+        err.print(f"warning: {warning}")
+    err.print(f"decision log intact: {found.entries} entries verified")
+    for line in _log_notes(found):
+        err.print(f"  {line}")
+
+
+def _log_notes(found: witness.Check) -> list[str]:
+    """What a verification relied on, and the head to keep in the minutes."""
+    if found.signed:
+        notes = ["signatures checked with ccb.log_key"]
+    else:
+        notes = [
+            "not signed: without ccb.log_key (PGWARDEN_CCB__LOG_KEY) an entry "
+            "changed with all later hashes recomputed goes unnoticed"
+        ]
+    if found.witness is not None:
+        notes.append(
+            f"witness: entry {found.witness.seq} as seen {found.witness.seen_at} "
+            f"({found.witness_path})"
+        )
+    else:
+        notes.append(f"witness: none before this check ({found.witness_path})")
+    if found.head is not None:
+        notes.append(f"head: {found.head.seq}:{found.head.hash}")
+    return notes
+
+
+def _log_status(rt: Runtime, conn: Any) -> dict[str, Any]:
+    """The decision log's state for the agenda and the minutes (never raises on a
+    broken log: the board hears of it)."""
+    from pgwarden.ops.ccb import witness
+
+    witness_dir = witness.directory(rt.settings.ccb.witness_dir)
+    found = witness.check_log(conn, witness_dir, _key(rt))
+    if found.broken is not None:
+        status = f"**BROKEN**: {found.broken.reason}"
+    elif found.missing_key is not None:
+        status = f"not verified: {found.missing_key}"
+    else:
+        status = "intact" + ("" if found.signed else " (not signed)")
+    return {"entries": found.entries, "head": found.head, "status": status}
 
 
 def _meeting_context(rt: Runtime, today: date) -> dict[str, Any]:
@@ -398,6 +509,7 @@ def _meeting_context(rt: Runtime, today: date) -> dict[str, Any]:
         actions = board.open_actions(conn)
         deployed = board.deployments(conn, since)
         votes = {r.id: board.votes(conn, r.id) for r in pending}
+        decision_log = _log_status(rt, conn)
     now = datetime.now(UTC)
     figures = dora.figures(deployed, since, now, rt.settings.slo.change_success_pct)
     ack_target = rt.settings.slo.time_to_ack_minutes
@@ -428,6 +540,7 @@ def _meeting_context(rt: Runtime, today: date) -> dict[str, Any]:
         ),
         "overdue": agenda.overdue(actions, today),
         "actions": actions,
+        "decision_log": decision_log,
     }
 
 
@@ -473,8 +586,9 @@ def action_add(
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
         row = board.add_action(
-            conn, title, owner, _day(due, "--due"), request_id, _who(by)
+            conn, title, owner, _day(due, "--due"), request_id, _who(by), key=_key(rt)
         )
+        _witnessed(rt, conn)
     err.print(f"action item {row['id']} added, due {row['due']}")
 
 
@@ -485,6 +599,7 @@ def action_done(ctx: typer.Context, action_id: int, by: ByOption = None) -> None
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as conn:
-        if not board.finish_action(conn, action_id, _who(by)):
+        if not board.finish_action(conn, action_id, _who(by), key=_key(rt)):
             raise ConfigurationError(f"no open action item {action_id}")
+        _witnessed(rt, conn)
     err.print(f"action item {action_id} done")

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from pgwarden import pg
-from pgwarden.cli.options import Duration, LogDir, server_log_dir
+from pgwarden.cli.options import Duration, LogDir, seconds, server_log_dir
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
 from pgwarden.config import Settings
@@ -48,7 +48,10 @@ def collect(
     interval: Annotated[
         int | None,
         typer.Option(
-            "--interval", min=5, help="Seconds between snapshots (collect.interval)."
+            "--interval",
+            min=5,
+            callback=seconds("--interval"),
+            help="Seconds between snapshots (collect.interval).",
         ),
     ] = None,
     log_dir: LogDir = None,

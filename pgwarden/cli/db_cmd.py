@@ -39,7 +39,8 @@ def doctor(
             for c in report.checks
         ]  # fmt: skip
         title = f"pgwarden doctor — server_version_num {report.server_version_num}"
-        emit_rows(chosen, title, ["status", "check", "found", "lost", "fix"], rows)
+        columns = ["status", "check", "found", "lost", "fix"]
+        emit_rows(chosen, title, columns, rows, whole=("fix",))
     if strict and not all(check.ok for check in report.checks):
         raise typer.Exit(1)
 

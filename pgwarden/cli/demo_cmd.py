@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from pgwarden import pg
+from pgwarden.cli.options import listen_port, seconds
 from pgwarden.cli.output import err, out
 from pgwarden.cli.runtime import runtime
 
@@ -40,11 +41,13 @@ def load(
 ) -> None:
     """Create the reference app schema and data in the target database."""
     from pgwarden.demo import data
+    from pgwarden.demo.sqlcommenter import APPLICATION
 
     rt = runtime(ctx)
     with pg.connect(
-        rt.target_dsn(), autocommit=False, statement_timeout_ms=None
-    ) as conn:
+        rt.target_dsn(), autocommit=False, statement_timeout_ms=None,
+        application_name=APPLICATION, workload=True,
+    ) as conn:  # fmt: skip
         summary = data.load(
             conn,
             _check_scale(scale),
@@ -67,7 +70,9 @@ def demo(
     duration: Annotated[
         float | None,
         typer.Option(
-            "--duration", help="Stop after this many seconds (default: Ctrl-C)."
+            "--duration",
+            callback=seconds("--duration"),
+            help="Stop after this many seconds (default: Ctrl-C).",
         ),
     ] = None,
     rate: Annotated[
@@ -82,7 +87,12 @@ def demo(
     ] = None,
     collect_interval: Annotated[
         float,
-        typer.Option("--collect-interval", min=1, help="Seconds between snapshots."),
+        typer.Option(
+            "--collect-interval",
+            min=1,
+            callback=seconds("--collect-interval"),
+            help="Seconds between snapshots.",
+        ),
     ] = 15.0,
 ) -> None:
     """Run the embedded server, reference data, worker, dashboard and workload."""
@@ -93,7 +103,7 @@ def demo(
         logging.getLogger("procrastinate").propagate = False
     options = DemoOptions(
         settings=rt.settings,
-        port=port,
+        port=None if port is None else listen_port(port, "--port", any_port=True),
         collect_interval=collect_interval,
         data_dir=data_dir or rt.settings.embedded.data_dir,
         pg_bin=rt.settings.embedded.pg_bin,

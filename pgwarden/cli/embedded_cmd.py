@@ -35,7 +35,11 @@ def server_for(
 
 @app.command("start")
 def start(ctx: typer.Context, data_dir: DataDir = None, pg_bin: PgBin = None) -> None:
-    """Start the server (initialising it on first use); a running server is kept."""
+    """Start the server (initialising it on first use) on the port it used before.
+
+    A running server is kept. The port moves only when another process listens on
+    it, with a warning naming the old and the new port.
+    """
     server = server_for(runtime(ctx), data_dir, pg_bin)
     was_running = server.status().running
     status = server.start()

@@ -35,6 +35,14 @@ Workers = Annotated[
     int | None, typer.Option("--workers", min=1, help="Generator processes.")
 ]
 Quiet = Annotated[bool, typer.Option("--no-progress", help="No live progress.")]
+AllowUnmarked = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unmarked",
+        help="Run the reference scenario on reference tables pgwarden did not load "
+        "(it writes test rows into them).",
+    ),
+]
 
 
 @app.command("run")
@@ -62,6 +70,7 @@ def run(
     fmt: Fmt = None,
     output: Output = None,
     no_progress: Quiet = False,
+    allow_unmarked: AllowUnmarked = False,
 ) -> None:
     """Run a scenario with virtual users and report latencies and the bottleneck."""
     from pgwarden.load import build_report, run_load
@@ -81,6 +90,7 @@ def run(
         warmup,
         workers,
         seed,
+        allow_unmarked=allow_unmarked,
     )
     chosen = rt.output_format(fmt)
     show = nullcontext(None) if no_progress else live_progress(err)
@@ -178,6 +188,7 @@ def elasticity(
     seed: Seed = None,
     fmt: Fmt = None,
     output: Output = None,
+    allow_unmarked: AllowUnmarked = False,
 ) -> None:
     """Pool, cache, shared_buffers and read-replica steps, and the playbook."""
     from pgwarden.load.buffers import size_bytes
@@ -206,6 +217,7 @@ def elasticity(
         warmup,
         workers,
         seed,
+        allow_unmarked=allow_unmarked,
     )
     plan = Plan(
         pool_sizes=()
@@ -266,6 +278,8 @@ def _spec(
     warmup: float | None,
     workers: int | None,
     seed: int | None,
+    *,
+    allow_unmarked: bool = False,
 ) -> Any:
     from pgwarden.load import LoadSpec, ScenarioRef
 
@@ -293,6 +307,7 @@ def _spec(
         workers=workers or s.workers,
         seed=seed,
         allowed_targets=tuple(s.allowed_targets),
+        allow_unmarked=allow_unmarked,
     )
 
 

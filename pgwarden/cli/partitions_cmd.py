@@ -29,7 +29,7 @@ def advise(
     from pgwarden.plan.partitions import gather, report_md
 
     rt = runtime(ctx)
-    chosen = rt.output_format(fmt, default="md")
+    chosen = rt.output_format(fmt, default="md", allowed=("json", "md"))
     settings = rt.settings.partitioning
     if min_rows is not None:
         settings = settings.model_copy(update={"min_rows": min_rows})

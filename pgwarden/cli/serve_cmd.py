@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pgwarden.cli.options import listen_port
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
 
@@ -35,7 +36,11 @@ def serve(
 
     rt = runtime(ctx)
     dashboard = rt.settings.dashboard
-    host, port = host or dashboard.host, port if port is not None else dashboard.port
+    host = host or dashboard.host
+    if port is None:
+        port = listen_port(dashboard.port, "dashboard.port")
+    else:
+        port = listen_port(port, "--port")
     token = _token(rt.settings.dashboard.admin_token, f"http://{host}:{port}/")
     target_dsn = rt.target_dsn()
     if anonymous_metrics is None:

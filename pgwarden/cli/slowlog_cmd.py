@@ -67,7 +67,10 @@ def ingest_log(
         str, typer.Argument(help="A jsonlog/csvlog file or directory, or - for stdin.")
     ],
 ) -> None:
-    """Read slow statements from a PostgreSQL server log into the slow query log."""
+    """Read slow statements from a PostgreSQL server log into the slow query log.
+
+    A record that cannot be read is skipped and counted; the rest is read.
+    """
     from pgwarden.slowlog import ingest_server_log, ingest_stream
     from pgwarden.slowlog.severity import Thresholds
     from pgwarden.slowlog.store import ensure_target
@@ -87,10 +90,7 @@ def ingest_log(
             result = ingest_stream(conn, target_id, sys.stdin.buffer, **policy)
         else:
             result = ingest_server_log(conn, target_id, path, **policy)
-    err.print(
-        f"read {result.records} log records ({result.bytes_read} bytes), "
-        f"stored {result.stored} slow queries"
-    )
+    err.print(result.summary(), markup=False)
 
 
 @contextmanager

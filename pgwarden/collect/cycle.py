@@ -4,6 +4,10 @@ The target is read first (part by part, each guarded); then everything of the cy
 is written in one repository transaction under a per-target lock, so a cycle that
 fails leaves the previous snapshot in place and the next cycle's deltas span both
 intervals, counted once.
+
+A bad row costs that row, never the cycle: rows left out are counted per part
+(:attr:`CycleResult.skipped`, with the first reason) and text values whose invalid
+bytes were escaped in :attr:`CycleResult.escaped`; both are in the summary line.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class Reading:
     relations: tuple[Relation, ...]
     texts: tuple[StatementText, ...]
     disabled: Mapping[str, str]
+    #: text values read with their invalid bytes escaped
+    escaped: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,11 @@ class CycleResult:
     dealloc: int | None
     gaps: tuple[delta.Gap, ...]
     disabled: Mapping[str, str]
+    #: rows left out per part (they could not be read or stored), and why the first
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    skip_reason: str | None = None
+    #: text values stored with their invalid bytes escaped as ``\xNN``
+    escaped: int = 0
 
     @property
     def baseline(self) -> bool:
@@ -85,6 +96,11 @@ class CycleResult:
             text += f" evicted={self.dealloc}"
         if self.gaps:
             text += " gap: " + "; ".join(f"{g.part}: {g.reason}" for g in self.gaps)
+        if self.escaped:
+            text += f" escaped_texts={self.escaped}"
+        if self.skipped:
+            counts = ", ".join(f"{k}={v}" for k, v in self.skipped.items())
+            text += f" skipped rows: {counts} (first: {self.skip_reason})"
         if self.disabled:
             text += " off: " + "; ".join(dict.fromkeys(self.disabled.values()))
         return text
@@ -94,6 +110,7 @@ def read_target(
     conn: psycopg.Connection[Any], known: Collection[Key], options: CollectOptions
 ) -> Reading:
     """Every part that can be read; the others in ``disabled`` with the reason."""
+    pg.escaped_texts(conn)  # count only this reading's
     server = read_server(conn)
     parts: list[Part] = []
     relations: list[Relation] = []
@@ -112,7 +129,8 @@ def read_target(
         except MissingCapability as exc:
             disabled[spec.name] = str(exc)
     texts = _read_statements(conn, server, known, options, parts, disabled)
-    return Reading(server, tuple(parts), tuple(relations), texts, disabled)
+    escaped = pg.escaped_texts(conn)
+    return Reading(server, tuple(parts), tuple(relations), texts, disabled, escaped)
 
 
 def _read_statements(
@@ -139,6 +157,8 @@ def _read_statements(
         disabled["statements"] = str(exc)
         return ()
     parts += found.parts
+    if found.texts_off is not None:
+        disabled["statement_texts"] = found.texts_off
     return found.texts
 
 
@@ -229,6 +249,9 @@ def _write(
         dealloc=dealloc,
         gaps=tuple(gaps),
         disabled=dict(reading.disabled),
+        skipped={p.name: p.skipped for p in reading.parts if p.skipped},
+        skip_reason=next((p.skip_reason for p in reading.parts if p.skipped), None),
+        escaped=reading.escaped,
     )
     figures = {
         "duration_ms": result.duration_ms, "statements": result.statements,

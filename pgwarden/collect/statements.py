@@ -4,23 +4,34 @@ The columns differ by version (``blk_read_time`` became ``shared_blk_read_time``
 17, JIT columns came in 15, ``stats_since`` in 17, ``wal_buffers_full`` in 18); the
 variant is chosen by the older of the server and the installed extension version, so
 an extension not yet updated after a server upgrade is still read correctly.
+
+Texts may hold any bytes: a statement run in a ``SQL_ASCII`` database keeps them.
+Read in that database, they come with their invalid bytes escaped (``\\xNN``, see
+:mod:`pgwarden.pg`); read in another, the server cannot convert them and refuses
+every text of the server at once, so the cycle keeps the counters and reads the
+texts again next cycle (``statement_texts`` is off, with the reason).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import errors as pgerrors
 from psycopg import sql
 
 from pgwarden import pg
 from pgwarden.collect.kinds import DATABASE, STATEMENT
 from pgwarden.collect.snapshot import (
+    BadRow,
     Key,
     Part,
     Server,
+    Table,
+    Unread,
     keyed_rows,
     read,
     read_table,
@@ -53,6 +64,8 @@ class StatementText:
 class Statements:
     parts: tuple[Part, ...]
     texts: tuple[StatementText, ...]
+    #: why no text could be read this cycle (the counters were)
+    texts_off: str | None = None
 
 
 def extension(conn: psycopg.Connection[Any], server: Server) -> tuple[str, int]:
@@ -78,8 +91,12 @@ def read_info(
 ) -> tuple[Part, str | None]:
     """``pg_stat_statements_info``: evictions (dealloc) and the last full reset."""
     rows = read(conn, "statements_info", _query("statements_info", schema))
-    marker = str(rows[0]["stats_reset"].isoformat()) if rows else None
-    keyed = {(server.datid,): to_row(DATABASE, rows[0])} if rows else {}
+    reset = rows[0].get("stats_reset") if rows else None
+    marker = reset.isoformat() if isinstance(reset, datetime) else None
+    try:
+        keyed = {(server.datid,): to_row(DATABASE, rows[0])} if rows else {}
+    except BadRow as exc:
+        raise MissingCapability(f"statements_info: {exc}") from exc
     return Part("statements_info", "database", marker, keyed), marker
 
 
@@ -92,14 +109,28 @@ def read_statements(
     text_limit: int = DEFAULT_TEXT_LIMIT,
     timeout_ms: int | None = None,
 ) -> Statements:
-    """Counters of every statement (no texts), then texts of the unknown ones."""
+    """Counters of every statement (no texts), then texts of the unknown ones.
+
+    A row that cannot be used is left out (and counted in the part); texts that
+    cannot be read leave the counters and say why in ``texts_off``.
+    """
     query = _query("statements", schema, version_num)
     table = read_table(conn, "statements", query, timeout_ms=timeout_ms)
-    keyed = keyed_rows(STATEMENT, table)
-    part = Part("statements", STATEMENT.name, marker, keyed)
+    unread = table.unread
+    keyed = keyed_rows(STATEMENT, table, unread)
     new = [key for key in keyed if key not in known]
-    texts = read_texts(conn, schema, new, text_limit, timeout_ms) if new else ()
-    return Statements((part,), texts)
+    texts: tuple[StatementText, ...] = ()
+    off = None
+    try:
+        if new:
+            texts = read_texts(conn, schema, new, text_limit, timeout_ms, unread)
+    except MissingCapability as exc:
+        off = f"{exc}; counters are kept, texts are read next cycle"
+        if isinstance(exc.__cause__, pgerrors.CharacterNotInRepertoire):
+            off += " (a text of another database is not valid in this one's encoding)"
+    part = Part("statements", STATEMENT.name, marker, keyed, True,
+                unread.count, unread.reason)  # fmt: skip
+    return Statements((part,), texts, off)
 
 
 def read_texts(
@@ -108,27 +139,53 @@ def read_texts(
     keys: Collection[Key],
     text_limit: int,
     timeout_ms: int | None = None,
+    unread: Unread | None = None,
 ) -> tuple[StatementText, ...]:
-    """Texts of ``keys`` (already normalised by pg_stat_statements), truncated."""
+    """Texts of ``keys`` (already normalised by pg_stat_statements), truncated.
+
+    A row that cannot be used is left out and counted in ``unread``.
+    """
     wanted = set(keys)
     queryids = sorted({key[2] for key in wanted})
     query = _query("statement_texts", schema)
-    rows = read(conn, "statements", query, [text_limit, queryids], timeout_ms)
-    return tuple(_text(r) for r in rows if _key(r) in wanted)
+    params = [text_limit, queryids]
+    table = read_table(conn, "statement texts", query, params, timeout_ms)
+    unread = unread if unread is not None else Unread()
+    unread.add(table.unread.reason or "", table.unread.count)
+    found = []
+    for row in _dicts(table):
+        try:
+            text = _text(row)
+        except BadRow as exc:
+            unread.add(str(exc))
+            continue
+        if text.key in wanted:
+            found.append(text)
+    return tuple(found)
 
 
-def _key(row: Mapping[str, Any]) -> Key:
-    return (row["dbid"], row["userid"], row["queryid"], row["toplevel"])
+def _dicts(table: Table) -> list[dict[str, Any]]:
+    return [dict(zip(table.names, row, strict=True)) for row in table.rows]
 
 
 def _text(row: Mapping[str, Any]) -> StatementText:
+    """One text; :class:`BadRow` when a field is not what it must be."""
+    for name in ("dbid", "userid", "queryid", "query_length"):
+        if not isinstance(row[name], int) or isinstance(row[name], bool):
+            raise BadRow(f"{name}: not a number")
+    if not isinstance(row["toplevel"], bool) or not isinstance(row["query"], str):
+        raise BadRow("query: not text")
     return StatementText(
         dbid=row["dbid"],
         userid=row["userid"],
         queryid=row["queryid"],
         toplevel=row["toplevel"],
-        datname=row["datname"],
-        rolname=row["rolname"],
+        datname=_name(row["datname"]),
+        rolname=_name(row["rolname"]),
         query=row["query"],
-        query_length=int(row["query_length"]),
+        query_length=row["query_length"],
     )
+
+
+def _name(found: Any) -> str | None:
+    return found if isinstance(found, str) else None

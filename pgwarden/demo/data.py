@@ -13,12 +13,16 @@ import psycopg
 from psycopg import sql
 
 from pgwarden.demo.schema import (
+    REFERENCE_MARKER,
     REFERENCE_TABLES,
     drop_reference_tables,
+    mark_reference_tables,
+    reference_marked,
+    reference_tables_found,
     reference_tables_present,
     schema_sections,
 )
-from pgwarden.errors import ConfigurationError, DemoDataExists
+from pgwarden.errors import ConfigurationError, DemoDataExists, WriteRefused
 
 __all__ = [
     "SCALES",
@@ -90,14 +94,20 @@ def load(
     """Create the reference schema in ``schema`` and fill it at ``scale``.
 
     Everything happens in one transaction (a savepoint if the caller has one open):
-    a failure leaves nothing behind. Raises :class:`DemoDataExists` if the tables
-    are there already, unless ``reset`` is true, which drops them first.
+    a failure leaves nothing behind. The tables it creates are marked (a comment on
+    "Tenant", :data:`REFERENCE_MARKER`). Raises :class:`DemoDataExists` if marked
+    tables are there already, unless ``reset`` is true, which drops them first; and
+    :class:`WriteRefused` if ``schema`` holds tables of the same names without the
+    marker: an application's, never dropped nor written to.
     """
     spec = _scale(scale)
     step = on_step or (lambda _name: None)
     started = time.perf_counter()
     with conn.transaction():
-        if reference_tables_present(conn, schema):
+        found = reference_tables_found(conn, schema)
+        if found and not reference_marked(conn, schema):
+            raise _not_ours(conn, schema, found)
+        if found:
             if not reset:
                 raise DemoDataExists(schema=schema)
             step("drop")
@@ -105,6 +115,7 @@ def load(
         _prepare(conn, schema, spec)
         step("tables")
         conn.execute(schema_sections()["tables"])
+        mark_reference_tables(conn, schema)
         for name, statement in data_steps():
             step(name)
             conn.execute(statement)
@@ -114,6 +125,20 @@ def load(
         _finish(conn, schema)
         rows = _row_counts(conn, schema)
     return LoadSummary(scale, schema, time.perf_counter() - started, rows)
+
+
+def _not_ours(conn: psycopg.Connection, schema: str, found: list[str]) -> WriteRefused:
+    names = ", ".join(f'"{name}"' for name in found[:3])
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    tenant = sql.Identifier(schema, "Tenant").as_string(conn)
+    return WriteRefused(
+        f"refusing to drop or overwrite tables {names}{more} in schema {schema!r}: "
+        f"pgwarden did not load them (no {REFERENCE_MARKER!r} comment on "
+        f'"Tenant"); load the reference data into an empty database. If an older '
+        f"pgwarden loaded them, COMMENT ON TABLE {tenant} IS "
+        f"'{REFERENCE_MARKER}' first",
+        schema=schema,
+    )
 
 
 def _scale(name: str) -> Scale:

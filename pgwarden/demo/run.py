@@ -16,6 +16,7 @@ from pgwarden import pg, repository
 from pgwarden.config import Settings
 from pgwarden.demo import data
 from pgwarden.demo.services import DashboardThread, WorkerThread, stop_all
+from pgwarden.demo.sqlcommenter import APPLICATION
 from pgwarden.demo.workload import WorkloadStats, run_light_workload
 from pgwarden.embedded import EmbeddedServer, free_port, port_free
 from pgwarden.errors import PgwardenError
@@ -106,8 +107,15 @@ def ensure_database(server: EmbeddedServer, dbname: str) -> str:
 
 
 def prepare(dsn: str, scale: str, say: Say) -> None:
-    """Reference data (loaded once), pg_stat_statements and pgwarden's schema."""
-    with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
+    """Reference data (loaded once), pg_stat_statements and pgwarden's schema.
+
+    The reference data is the application's: loaded on a workload connection, its
+    statements are the application's workload, not pgwarden's own.
+    """
+    with pg.connect(
+        dsn, autocommit=False, statement_timeout_ms=None,
+        application_name=APPLICATION, workload=True,
+    ) as conn:  # fmt: skip
         if data.reference_tables_present(conn):
             say("reference data already loaded")
             conn.rollback()
@@ -115,6 +123,7 @@ def prepare(dsn: str, scale: str, say: Say) -> None:
             say(f"loading reference data (scale {scale})")
             summary = data.load(conn, scale, on_step=lambda step: say(f"  {step}"))
             say(f"loaded in {summary.seconds:.1f} s")
+    with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
         for extension in DEMO_EXTENSIONS:
             conn.execute(
                 sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(

@@ -118,6 +118,45 @@ def schema_sections() -> dict[str, str]:
     }
 
 
+#: the comment ``pgwarden demo-db load`` puts on the "Tenant" table it creates: the
+#: reference tables of a schema are pgwarden's, not an application's of the same shape
+REFERENCE_MARKER = "pgwarden:reference-app"
+
+
+def reference_tables_found(
+    conn: psycopg.Connection, schema: str = "public"
+) -> list[str]:
+    """The relations of ``schema`` named like a table of the reference application."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = ANY(%s) ORDER BY 1",
+        (schema, list(REFERENCE_TABLES)),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def reference_marked(conn: psycopg.Connection, schema: str = "public") -> bool:
+    """Whether ``schema``'s "Tenant" table carries :data:`REFERENCE_MARKER`."""
+    row = conn.execute(
+        "SELECT pg_catalog.obj_description(c.oid, 'pg_class')"
+        " FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = 'Tenant' AND c.relkind IN ('r', 'p')",
+        (schema,),
+    ).fetchone()
+    return bool(row and row[0] and str(row[0]).startswith(REFERENCE_MARKER))
+
+
+def mark_reference_tables(conn: psycopg.Connection, schema: str = "public") -> None:
+    """Put :data:`REFERENCE_MARKER` on ``schema``'s "Tenant" table."""
+    conn.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            sql.Identifier(schema, "Tenant"), sql.Literal(REFERENCE_MARKER)
+        )
+    )
+
+
 def reference_tables_present(conn: psycopg.Connection, schema: str = "public") -> bool:
     """Whether the reference application's "Tenant" table exists in ``schema``."""
     row = conn.execute(

@@ -21,7 +21,7 @@ from typing import Any
 from pgwarden.errors import ConfigurationError
 from pgwarden.load.engine import LoadSpec
 from pgwarden.load.report import build_report
-from pgwarden.load.run import run_load
+from pgwarden.load.run import check_writable_dsn, run_load
 from pgwarden.load.usl import fit
 
 GOOD_ENOUGH = 0.95
@@ -85,6 +85,7 @@ def check_plan(spec: LoadSpec, plan: Plan, target: str) -> None:
             f"--replica: scenario {spec.scenario.value!r} has no read-only actions "
             "to route to a replica"
         )
+    check_writable_dsn(spec)
     if plan.buffer_sizes:
         check_sweep(spec, plan.buffer_sizes, target)
     if plan.replica_dsn:

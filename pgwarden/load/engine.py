@@ -51,6 +51,8 @@ class LoadSpec:
     seed: int | None = None
     drain_s: float = 30.0
     allowed_targets: tuple[str, ...] = ()
+    #: the reference scenario may write into reference tables pgwarden did not load
+    allow_unmarked: bool = False
     replica_dsn: str | None = None
     replica_pool_size: int | None = None
 

@@ -22,9 +22,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from pgwarden import pg
-from pgwarden.demo.schema import reference_tables_present
-from pgwarden.errors import PgwardenError, TargetError
+from pgwarden.demo.schema import (
+    REFERENCE_MARKER,
+    reference_marked,
+    reference_tables_present,
+)
+from pgwarden.errors import PgwardenError, TargetError, WriteRefused
 from pgwarden.load.engine import LoadSpec, Tick, run_worker
 from pgwarden.load.histogram import Histogram
 from pgwarden.load.recorder import SECOND_DIGITS, WorkerResult
@@ -144,12 +150,37 @@ async def run_load_async(spec: LoadSpec, progress: Progress | None = None) -> Lo
 def preflight(watch: ServerWatch, spec: LoadSpec, needs_reference: bool) -> None:
     """Refuse a target the run may not write to, or that lacks the reference app."""
     assert watch.conn is not None
-    check_target(watch.conn, spec.dsn, spec.allowed_targets)
-    if needs_reference and not reference_tables_present(watch.conn):
+    check_writable(watch.conn, spec, needs_reference)
+
+
+def check_writable(
+    conn: psycopg.Connection[Any], spec: LoadSpec, needs_reference: bool
+) -> None:
+    """Refuse a target the run may not write to: not embedded nor allowed, or (for
+    the reference scenario) without reference tables pgwarden loaded."""
+    check_target(conn, spec.dsn, spec.allowed_targets)
+    if not needs_reference:
+        return
+    if not reference_tables_present(conn):
         raise TargetError(
             f"{pg.describe(spec.dsn)} has no reference application tables; "
             "load them with: pgwarden demo-db load --scale small"
         )
+    if not spec.allow_unmarked and not reference_marked(conn):
+        raise WriteRefused(
+            f"refusing to run the reference scenario on {pg.describe(spec.dsn)}: "
+            'its "Tenant" table carries no '
+            f"{REFERENCE_MARKER!r} comment, so pgwarden did not load these tables "
+            "and they may be an application's; the scenario writes sessions, "
+            "answers and audit rows. Load them with pgwarden demo-db load, or pass "
+            "--allow-unmarked"
+        )
+
+
+def check_writable_dsn(spec: LoadSpec) -> None:
+    """:func:`check_writable` on a connection of its own, before anything starts."""
+    with pg.connect(spec.dsn) as conn:
+        check_writable(conn, spec, spec.scenario.resolve().name == REFERENCE)
 
 
 def check_replica(watch: ServerWatch, spec: LoadSpec) -> None:

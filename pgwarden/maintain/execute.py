@@ -22,7 +22,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from pgwarden import pg
+from pgwarden import dsn, pg
 from pgwarden.config import Settings
 from pgwarden.maintain import locks, store
 from pgwarden.maintain.model import Item, Status, Trigger
@@ -241,6 +241,11 @@ class Executor:
         row = pg.fetch_one(conn, name, [item.table_oid])
         if row is None:
             return "the table no longer exists"
+        if (row["schema_name"], row["table_name"]) != (item.schema, item.table):
+            now = sql.Identifier(row["schema_name"], row["table_name"]).as_string(conn)
+            return (f"not run: the planned table (oid {item.table_oid}) is now "
+                    f"{now}; {item.schema}.{item.table} is another table, or the "
+                    "connection reached another database")  # fmt: skip
         if row["allowed"]:
             return None
         return (f"permission denied: role {row['role']} is not the owner of "
@@ -280,23 +285,40 @@ class RepackFailed(Exception):
     """pg_repack failed."""
 
 
-def repack(dsn: str, item: Item, lock_timeout_ms: int) -> None:
-    """Rebuild the table online with the pg_repack client."""
+def repack(target_dsn: str, item: Item, lock_timeout_ms: int) -> None:
+    """Rebuild the table online with the pg_repack client.
+
+    pg_repack (1.4.8) reads no connection string: the connection goes in its
+    ``--host``, ``--port``, ``--username`` and ``--dbname`` options and libpq's
+    ``PG*`` variables, the password in a private passfile; never on its command
+    line, which every local user can read.
+    """
     binary = shutil.which("pg_repack")
     if binary is None:
         raise RepackFailed(
             "the pg_repack client is not on PATH (the extension is installed): "
             "install the client, or DROP EXTENSION pg_repack to use VACUUM FULL"
         )
+    argv = repack_argv(binary, item, lock_timeout_ms)
+    try:
+        with dsn.client(target_dsn) as client:
+            done = subprocess.run(
+                [*argv, *client.args], env=client.env, capture_output=True,
+                text=True, check=False, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+    except dsn.ClientError as exc:
+        raise RepackFailed(f"cannot hand the connection to pg_repack: {exc}") from exc
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip()[-500:]
+        raise RepackFailed(dsn.scrub(output, target_dsn))
+
+
+def repack_argv(binary: str, item: Item, lock_timeout_ms: int) -> list[str]:
+    """pg_repack's command line for ``item``, without the connection options."""
     name = sql.Identifier(item.schema, item.table).as_string(None)
     wait = str(max(1, lock_timeout_ms // 1000))
-    done = subprocess.run(
-        [binary, "--no-order", "--wait-timeout", wait, "--table", name,
-         "--dbname", dsn],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RepackFailed((done.stderr or done.stdout).strip()[-500:])
+    return [binary, "--no-password", "--no-order", "--wait-timeout", wait,
+            f"--table={name}"]  # fmt: skip
 
 
 def _message(exc: BaseException) -> str:

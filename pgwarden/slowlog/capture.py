@@ -4,7 +4,9 @@ Each collection cycle reads the server log's new lines and, about once an hour,
 creates the coming days' partitions and drops those past ``retention_days``.
 pg_stat_activity is sampled on its own, more frequent schedule
 (:mod:`pgwarden.slowlog.schedule`). Every step reports a failure through ``report``
-and returns: slow query capture never stops collection.
+and returns: slow query capture never stops collection. A log record or sampled
+statement that cannot be read costs only itself; how many were skipped, with the
+first reason, is part of the cycle's summary.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
 from pgwarden.errors import PgwardenError
 from pgwarden.slowlog import activity, param_values
-from pgwarden.slowlog.model import SlowQuery
+from pgwarden.slowlog.model import Skipped, SlowQuery
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
-from pgwarden.slowlog.serverlog import ingest_server_log
+from pgwarden.slowlog.serverlog import LogIngest, ingest_server_log
 from pgwarden.slowlog.severity import Thresholds
 from pgwarden.slowlog.store import ensure_target
 
@@ -51,6 +53,10 @@ class Capture:
     from_log: int
     from_activity: int
     upkeep: Upkeep | None = None
+    #: server log records and sampled statements that could not be read
+    skipped: int = 0
+    #: why the first of them was skipped (never its text)
+    skip_reason: str | None = None
 
     def summary(self) -> str | None:
         """One line for the operator, or None when there is nothing to say."""
@@ -60,6 +66,9 @@ class Capture:
                 f"slow queries: {self.from_log} from the server log, "
                 f"{self.from_activity} from activity"
             )
+        skipped = Skipped(self.skipped, self.skip_reason).summary("record")
+        if skipped:
+            parts.append(f"slow query capture {skipped}")
         if self.upkeep and self.upkeep.dropped:
             parts.append(
                 f"slow query log retention dropped {', '.join(self.upkeep.dropped)}"
@@ -99,6 +108,7 @@ class SlowCapture:
         self._sampled: set[tuple[int | None, datetime]] = set()
         self._failures: dict[str, str] = {}
         self._observer: param_values.Observer | None = None
+        self._skipped = Skipped()
 
     def after_cycle(
         self,
@@ -113,14 +123,19 @@ class SlowCapture:
         moment = now or datetime.now(UTC)
         observer = self._observe(target_conn)
         logged = self._guard(
-            "server log", lambda: self._read_log(repo_conn, observer), 0
+            "server log", lambda: self._read_log(repo_conn, observer), None
         )
+        if logged is not None and logged.skipped:
+            self._skipped.add(logged.skip_reason or "unreadable", logged.skipped)
         done = None
         if repo_conn is not None and upkeep_due(self._upkeep_at, moment):
             done = self._guard(
                 "retention", lambda: self._upkeep(repo_conn, moment), None
             )
-        return Capture(logged, self.take_sampled(), done)
+        skipped, self._skipped = self._skipped, Skipped()
+        stored = logged.stored if logged is not None else 0
+        sampled = self.take_sampled()
+        return Capture(stored, sampled, done, skipped.count, skipped.reason)
 
     def take_sampled(self) -> int:
         """Distinct statements the samples caught since the last call."""
@@ -141,22 +156,22 @@ class SlowCapture:
 
     def _read_log(
         self, repo_conn: Conn | None, observer: param_values.Observer | None = None
-    ) -> int:
+    ) -> LogIngest | None:
         log_dir = self.log_dir
         if repo_conn is None or log_dir is None or not log_dir.is_dir():
-            return 0
+            return None
         return ingest_server_log(
             repo_conn, self._target(repo_conn), log_dir,
             thresholds=self.thresholds, retention_days=self.settings.retention_days,
             observer=observer,
-        ).stored  # fmt: skip
+        )  # fmt: skip
 
     def _sample(self, target_conn: Conn, repo_conn: Conn) -> list[SlowQuery]:
         return activity.sample(
             target_conn, repo_conn, self._target(repo_conn),
             self.thresholds.warning_ms, thresholds=self.thresholds,
             retention_days=self.settings.retention_days,
-            observer=self._observe(target_conn),
+            observer=self._observe(target_conn), skipped=self._skipped,
         )  # fmt: skip
 
     def _observe(self, target_conn: Conn | None) -> param_values.Observer | None:
@@ -185,11 +200,21 @@ class SlowCapture:
         return self._target_id
 
     def _guard(self, step: str, run: Callable[[], T], default: T) -> T:
-        """``run()``, or report its failure (a lasting one once) and ``default``."""
+        """``run()``, or report its failure (a lasting one once) and ``default``.
+
+        Any failure: this step reads what any database user may write, and it must
+        not stop collection. An unexpected one is named by its type only (its
+        message may quote what was read); ``--debug`` logs the traceback.
+        """
         try:
             result = run()
-        except (PgwardenError, psycopg.Error) as exc:
-            message = f"slow query {step} skipped: {_first_line(exc)}"
+        except Exception as exc:
+            if isinstance(exc, PgwardenError | psycopg.Error):
+                reason = _first_line(exc)
+            else:
+                logger.debug("slow query %s failed", step, exc_info=True)
+                reason = f"unexpected {type(exc).__name__}"
+            message = f"slow query {step} skipped: {reason}"
             if self._failures.get(step) != message:
                 self.report(message)
             self._failures[step] = message

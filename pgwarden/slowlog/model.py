@@ -61,6 +61,26 @@ class Seen:
     started: datetime | None = None
 
 
+@dataclass
+class Skipped:
+    """Records a read left out, and the first reason why (never a record's text)."""
+
+    count: int = 0
+    reason: str | None = None
+
+    def add(self, reason: str, count: int = 1) -> None:
+        self.count += count
+        if self.reason is None and count:
+            self.reason = reason
+
+    def summary(self, noun: str) -> str | None:
+        """``skipped 3 unreadable <noun>s (first: <reason>)``, or None."""
+        if not self.count:
+            return None
+        plural = "" if self.count == 1 else "s"
+        return f"skipped {self.count} unreadable {noun}{plural} (first: {self.reason})"
+
+
 def classify(
     seen: Seen, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> SlowQuery | None:
@@ -90,7 +110,24 @@ def classify(
 
 
 def classify_all(
-    seen: Iterable[Seen], thresholds: Thresholds = DEFAULT_THRESHOLDS
+    seen: Iterable[Seen],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    skipped: Skipped | None = None,
 ) -> list[SlowQuery]:
-    found = (classify(item, thresholds) for item in seen)
-    return [item for item in found if item is not None]
+    """The slow ones of ``seen``, classified one by one.
+
+    A statement text the normaliser cannot take (any user may write one) costs only
+    itself: it is left out and counted in ``skipped``.
+    """
+    found = []
+    for item in seen:
+        try:
+            query = classify(item, thresholds)
+        except Exception as exc:  # hostile text must not cost the others
+            if skipped is None:
+                raise
+            skipped.add(f"statement text not normalised ({type(exc).__name__})")
+            continue
+        if query is not None:
+            found.append(query)
+    return found

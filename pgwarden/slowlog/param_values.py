@@ -201,16 +201,12 @@ class Observer:
         for entry in entries:
             if not self._ours(entry.database, entry.application_name):
                 continue
-            found = parse_duration(entry.message)
-            if found is None or not found.query.strip():
+            read = self._from_entry(entry, stats)
+            if read is None:
                 continue
-            query, values = found.query, parameters(entry.detail or "")
-            if found.kind == "plan":  # auto_explain: "Query Parameters: …" line
-                values = parameters(entry.message)
-                query = _PARAMS_RE.sub("", query)
-            seen = self._observe(entry.ts, query, values, entry.query_id, stats)
+            kind, seen = read
             held = planned.pop(entry.pid, [])
-            if found.kind == "plan":
+            if kind == "plan":
                 out += held
                 planned[entry.pid] = seen
                 continue
@@ -218,6 +214,27 @@ class Observer:
                 out += held
             out += seen
         return out + [o for held in planned.values() for o in held]
+
+    def _from_entry(
+        self, entry: LogEntry, stats: StatsCache
+    ) -> tuple[str, list[Observation]] | None:
+        """The kind of a ``duration:`` record and its observations; None for another
+        record, or one whose text defeats the parsers (any user may write one)."""
+        try:
+            found = parse_duration(entry.message)
+            if found is None or not found.query.strip():
+                return None
+            query, values = found.query, parameters(entry.detail or "")
+            if found.kind == "plan":  # auto_explain: "Query Parameters: …" line
+                values = parameters(entry.message)
+                query = _PARAMS_RE.sub("", query)
+            return found.kind, self._observe(
+                entry.ts, query, values, entry.query_id, stats
+            )
+        except Exception as exc:  # hostile text costs only its own record
+            logger.debug("parameter values of a log record skipped: %s",
+                         type(exc).__name__)  # fmt: skip
+            return None
 
     def from_activity(self, rows: Iterable[Mapping[str, Any]]) -> list[Observation]:
         """Observations of sampled statements (texts with literals), each once."""
@@ -232,7 +249,11 @@ class Observer:
                 self._counted.popitem(last=False)
             query = row.get("query") or ""
             qid = row.get("query_id")
-            out += self._observe(row["sampled_at"], query, {}, qid, stats)
+            try:
+                out += self._observe(row["sampled_at"], query, {}, qid, stats)
+            except Exception as exc:  # hostile text costs only its own row
+                logger.debug("parameter values of a sampled statement skipped: %s",
+                             type(exc).__name__)  # fmt: skip
         return out
 
     def _ours(self, database: str | None, application: str | None) -> bool:

@@ -3,6 +3,8 @@
 A text plan's ``Query Text`` and ``Query Parameters`` lines are dropped (the
 statement is stored normalised beside it) and the expressions of ``Filter``,
 ``Index Cond`` and similar lines are scrubbed; JSON plans get the same treatment.
+Any text is taken (a plan may be forged with ``RAISE LOG``): what does not parse as
+JSON is scrubbed as text, and JSON nested deeper than :data:`MAX_DEPTH` is cut.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from pgwarden.sqltext import scrub
+from pgwarden.sqltext import scrub as scrub_text
 
 _EXPR_LABEL_RE = re.compile(
     r"^(?!Rows Removed).*(Cond|Filter|Key|Output|Function Call|Condition|Order By)$"
@@ -19,6 +21,11 @@ _EXPR_LABEL_RE = re.compile(
 _DETAIL_RE = re.compile(r"^(\s*(?:->\s*)?)([A-Z][A-Za-z -]*):(.*)$")
 _NODE_RE = re.compile(r"\((?:cost|actual|never)\b|^Query (?:Parameters|Identifier):")
 _DROPPED = ("Query Text", "Query Parameters")
+#: JSON plans deeper than this (a plan node is two levels) are cut there
+MAX_DEPTH = 200
+_CUT = "..."
+#: what replaces an expression the scrubber cannot take: nothing of it is kept
+_UNREADABLE = "$?"
 
 
 def split_plan(body: str) -> tuple[str | None, str]:
@@ -55,10 +62,19 @@ def scrub_text_plan(lines: list[str]) -> str:
     return "\n".join(kept)
 
 
+def scrub(text: str) -> str:
+    """Literal values out of an expression; ``$?`` when the text defeats the
+    scrubber (a forged plan may hold anything)."""
+    try:
+        return scrub_text(text)
+    except Exception:  # whatever the text is, none of it is kept
+        return _UNREADABLE
+
+
 def _split_json(text: str) -> tuple[str | None, str]:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurd nesting
         return None, scrub(text)
     query = data.pop("Query Text", None) if isinstance(data, dict) else None
     return (query if isinstance(query, str) else None), json.dumps(
@@ -66,11 +82,17 @@ def _split_json(text: str) -> tuple[str | None, str]:
     )
 
 
-def _scrub_json(value: Any, key: str = "") -> Any:
+def _scrub_json(value: Any, key: str = "", depth: int = 0) -> Any:
+    if depth >= MAX_DEPTH and isinstance(value, dict | list):
+        return _CUT
     if isinstance(value, dict):
-        return {k: _scrub_json(v, k) for k, v in value.items() if k not in _DROPPED}
+        return {
+            k: _scrub_json(v, k, depth + 1)
+            for k, v in value.items()
+            if k not in _DROPPED
+        }
     if isinstance(value, list):
-        return [_scrub_json(item, key) for item in value]
+        return [_scrub_json(item, key, depth + 1) for item in value]
     if isinstance(value, str) and _EXPR_LABEL_RE.match(key):
         return scrub(value)
     return value

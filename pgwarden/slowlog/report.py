@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import psycopg
 
 from pgwarden import pg
+from pgwarden.config import MAX_DURATION
 from pgwarden.slowlog.severity import SEVERITIES
 
 COLUMNS = (
@@ -62,15 +64,21 @@ def slow_queries_per_minute(
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SINCE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.ASCII | re.IGNORECASE)
 
 
 def parse_since(text: str) -> timedelta:
-    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` as a duration."""
-    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
-    try:
-        amount = float(value)
-    except ValueError:
-        amount = -1
-    if unit not in _UNITS or amount <= 0:
+    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` as a duration.
+
+    Anything else, zero or more than 100 years is a :class:`ValueError` (and nothing
+    else is raised), so ``now - parse_since(text)`` is always a date.
+    """
+    found = _SINCE_RE.fullmatch(text)
+    if found is None:
         raise ValueError(f"{text!r} is not a duration such as 30m, 1h or 2d")
-    return timedelta(seconds=amount * _UNITS[unit])
+    seconds = float(found.group(1)) * _UNITS[found.group(2).lower()]
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: a duration must be above 0")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is longer than 100 years")
+    return timedelta(seconds=seconds)

@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
 from pgwarden.slowlog import partitions
-from pgwarden.slowlog.model import SlowQuery
+from pgwarden.slowlog.model import Skipped, SlowQuery
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 
 #: Start times of the same execution seen by two sources differ by less than this.
@@ -28,6 +28,8 @@ TOLERANCE = timedelta(seconds=1)
 RETENTION_DAYS: int = SlowQuerySettings().retention_days  # type: ignore[call-arg]
 _SOURCE_RANK = {"activity": 1, "application": 2, "server_log": 3}
 _FEATURE = "slow query log (run pgwarden init)"
+#: a value the repository (or the driver) refuses: the row, not the batch, is lost
+_REFUSED = (psycopg.DataError, ValueError)
 
 
 def ensure_target(conn: psycopg.Connection[Any], name: str) -> int:
@@ -47,8 +49,13 @@ def record(
     retention_days: int = RETENTION_DAYS,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     now: datetime | None = None,
+    skipped: Skipped | None = None,
 ) -> int:
-    """Store (or merge) each slow query; the number of executions written."""
+    """Store (or merge) each slow query; the number of executions written.
+
+    A row the repository refuses (a value out of its range) costs only itself: it is
+    left out and counted in ``skipped``, and the others are stored.
+    """
     floor = partitions.oldest_kept(now or datetime.now(UTC), retention_days)
     batch = [q for q in queries if q.ts >= floor]
     if not batch:
@@ -56,9 +63,23 @@ def record(
     with pg.guarded(_FEATURE), conn.transaction():
         conn.execute(pg.query("slowlog", "lock_target"), [target_id])
         partitions.ensure_days(conn, {partitions.utc_day(q.ts) for q in batch})
+        try:
+            with conn.transaction():
+                for query in batch:
+                    _store_one(conn, target_id, query, tolerance, thresholds)
+            return len(batch)
+        except _REFUSED:
+            pass  # store them one by one, each in a savepoint of its own
+        stored = 0
         for query in batch:
-            _store_one(conn, target_id, query, tolerance, thresholds)
-    return len(batch)
+            try:
+                with conn.transaction():
+                    _store_one(conn, target_id, query, tolerance, thresholds)
+                stored += 1
+            except _REFUSED as exc:
+                if skipped is not None:
+                    skipped.add(f"not stored ({type(exc).__name__})")
+    return stored
 
 
 def _store_one(

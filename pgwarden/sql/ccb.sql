@@ -88,6 +88,17 @@ INSERT INTO pgwarden.ccb_decision_log (
 VALUES (%(seq)s, %(ts)s, %(request_id)s, %(kind)s, %(actor)s, %(detail)s,
         %(prev_hash)s, %(hash)s);
 
+-- name: chain_entry
+SELECT seq, hash FROM pgwarden.ccb_decision_log WHERE seq = %(seq)s;
+
+-- name: log_identity
+-- Which log this is: the cluster's system identifier (when this role may read it)
+-- and the database; a witness file is kept per log.
+SELECT current_database() AS database,
+       CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+            THEN (SELECT system_identifier::text FROM pg_control_system())
+       END AS system_identifier;
+
 -- name: log_entries
 SELECT seq, ts, request_id, kind, actor, detail, prev_hash, hash
 FROM pgwarden.ccb_decision_log

@@ -72,17 +72,22 @@ LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.oid = %s;
 
 -- name: may_maintain
--- Before PostgreSQL 17 only the owner, the database owner or a superuser may.
+-- Before PostgreSQL 17 only the owner, the database owner or a superuser may. The
+-- name of the oid: the statement names the table, the plan knew its oid.
 SELECT pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE')
-       AS allowed, pg_get_userbyid(c.relowner) AS owner, current_user AS role
+       AS allowed, pg_get_userbyid(c.relowner) AS owner, current_user AS role,
+       n.nspname::text AS schema_name, c.relname::text AS table_name
 FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_database d ON d.datname = current_database()
 WHERE c.oid = %s;
 
 -- name: may_maintain_pg17
 SELECT has_table_privilege(c.oid, 'MAINTAIN') OR pg_has_role(d.datdba, 'USAGE')
-       AS allowed, pg_get_userbyid(c.relowner) AS owner, current_user AS role
+       AS allowed, pg_get_userbyid(c.relowner) AS owner, current_user AS role,
+       n.nspname::text AS schema_name, c.relname::text AS table_name
 FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_database d ON d.datname = current_database()
 WHERE c.oid = %s;
 

@@ -2,9 +2,10 @@
 -- read live, and the workload's statements read from pgwarden's history.
 
 -- name: tables
--- User tables that are not partitions, with sizes, rows and write counters.
+-- User tables that are not partitions, with sizes, rows and write counters; visible:
+-- an unqualified name finds the table on the search path.
 SELECT c.oid::bigint AS relid, n.nspname AS schema_name, c.relname AS rel_name,
-       c.relkind = 'p' AS partitioned,
+       c.relkind = 'p' AS partitioned, pg_table_is_visible(c.oid) AS visible,
        greatest(coalesce(s.n_live_tup, 0), c.reltuples, 0)::bigint AS rows,
        pg_relation_size(c.oid) AS heap_bytes,
        pg_indexes_size(c.oid) AS index_bytes,
@@ -19,7 +20,7 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pgwarden(_|$)'
   AND n.nspname !~ '^pg_(toast|temp)'
-ORDER BY total_bytes DESC;
+ORDER BY total_bytes DESC, c.oid;
 
 -- name: columns
 -- Columns of one table with their types and statistics (pg_stats, when analysed).

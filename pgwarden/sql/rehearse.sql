@@ -65,6 +65,24 @@ WHERE datname = %(datname)s AND pid <> pg_backend_pid();
 -- name: database_exists
 SELECT 1 AS present FROM pg_database WHERE datname = %(datname)s;
 
+-- name: identity
+-- What the connected database is, whatever the DSN says: its oid, name and comment
+-- (the rehearsal marker lives in the comment).
+SELECT d.oid::bigint AS oid, d.datname,
+       pg_catalog.shobj_description(d.oid, 'pg_database') AS comment
+FROM pg_catalog.pg_database d
+WHERE d.datname = pg_catalog.current_database();
+
+-- name: system_identifier
+-- The server's identity; a copy of its data directory (a standby, a restored base
+-- backup) shares it.
+SELECT system_identifier::text AS system_identifier
+FROM pg_catalog.pg_control_system();
+
+-- name: database_oid
+-- A clone by name, before pgwarden drops it: still the one it created?
+SELECT d.oid::bigint AS oid FROM pg_catalog.pg_database d WHERE d.datname = %(datname)s;
+
 -- name: relations
 -- Tables, materialised views and indexes of the clone: a changed relfilenode after
 -- a step means the step rewrote the relation.

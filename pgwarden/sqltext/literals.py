@@ -9,6 +9,7 @@ when the text does not even scan (a truncated query) by a conservative regex scr
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,10 +44,22 @@ class Normalised:
 
 def normalise(query: str) -> Normalised:
     """Replace literal values by ``$n`` and take the comments out."""
+    query = _encodable(query)
     try:
         return _with_scanner(query)
     except parser.ParseError:
         return _with_regex(query)
+
+
+def _encodable(query: str) -> str:
+    """The text with what UTF-8 cannot hold (lone surrogates, NUL) replaced."""
+    if "\x00" in query:
+        query = query.replace("\x00", " ")
+    try:
+        query.encode()
+    except UnicodeEncodeError:
+        return query.encode(errors="replace").decode()
+    return query
 
 
 def _with_scanner(query: str) -> Normalised:
@@ -72,7 +85,7 @@ def _strip_comments(query: str) -> str:
 
 
 def _replace_constants(text: str) -> str:
-    counter = iter(range(_max_param(text) + 1, 1 << 30))
+    counter = itertools.count(_max_param(text) + 1)
     return _splice(text, _CONSTANTS, lambda _: f"${next(counter)}")
 
 
@@ -87,7 +100,8 @@ def _splice(text: str, names: frozenset[str], repl: Callable[[str], str]) -> str
 
 
 def _max_param(text: str) -> int:
-    return max((int(m) for m in _PARAM_RE.findall(text)), default=0)
+    """The highest ``$n`` of the text (absurdly long numbers are no parameter)."""
+    return max((int(m) for m in _PARAM_RE.findall(text) if len(m) <= 18), default=0)
 
 
 def _tidy(text: str) -> str:
@@ -104,7 +118,7 @@ def _fingerprint(text: str) -> str:
 
 def _with_regex(query: str) -> Normalised:
     comments: list[str] = []
-    counter = iter(range(_max_param(query) + 1, 1 << 30))
+    counter = itertools.count(_max_param(query) + 1)
 
     def replace(match: re.Match[str]) -> str:
         if match.lastgroup == "comment":
@@ -123,4 +137,4 @@ def scrub(query: str) -> str:
 
     Comments are dropped. Used when the text does not scan (e.g. a truncated query).
     """
-    return _with_regex(query).text
+    return _with_regex(_encodable(query)).text

@@ -12,13 +12,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from pgwarden import pg
 from pgwarden.alerts import exported, store
 from pgwarden.alerts.mute import Silence
 from pgwarden.errors import PgwardenError
+from pgwarden.web.limits import INT64_MAX, MAX_LABELS, Comment, LabelValue, Name
 
 if TYPE_CHECKING:
     from pgwarden.web.context import Context
@@ -26,18 +27,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 StateFilter = Literal["open", "pending", "firing", "acknowledged", "resolved", "all"]
+#: how far back alerts are listed: ten years
+MAX_SINCE_HOURS = 24 * 366 * 10
+AlertId = Path(ge=1, le=INT64_MAX, description="The alert's id.")
 
 
 class Actor(BaseModel):
-    by: str = Field(min_length=1, description="Who acknowledges or resolves.")
+    by: Name = Field(description="Who acknowledges or resolves.")
 
 
 class SilenceRequest(BaseModel):
-    comment: str = Field(min_length=1, description="Why the alerts are silenced.")
-    created_by: str = Field(min_length=1)
-    minutes: float = Field(gt=0, le=60 * 24 * 30, description="How long.")
-    rule: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    comment: Comment = Field(description="Why the alerts are silenced.")
+    created_by: Name
+    minutes: float = Field(
+        gt=0, le=60 * 24 * 30, allow_inf_nan=False, description="How long."
+    )
+    rule: Name | None = None
+    labels: dict[Name, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
 
 
 def _no_store(response: Response) -> None:
@@ -51,7 +57,7 @@ def router(ctx: Context) -> APIRouter:
     def list_alerts(
         response: Response,
         state: StateFilter = "open",
-        since_hours: float = Query(168, gt=0),
+        since_hours: float = Query(168, gt=0, le=MAX_SINCE_HOURS, allow_inf_nan=False),
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
         """Alerts seen within ``since_hours``, newest first."""
@@ -83,7 +89,7 @@ def router(ctx: Context) -> APIRouter:
             return _silence(store.add_silence(conn, wanted))
 
     @routes.get("/{alert_id}")
-    def show(response: Response, alert_id: int) -> dict[str, Any]:
+    def show(response: Response, alert_id: int = AlertId) -> dict[str, Any]:
         """One alert and its deliveries."""
         _no_store(response)
         with ctx.repository() as conn:
@@ -94,12 +100,12 @@ def router(ctx: Context) -> APIRouter:
         return {**alert.as_dict(), "deliveries": [_plain(d) for d in sent]}
 
     @routes.post("/{alert_id}/ack")
-    def ack(alert_id: int, body: Actor) -> dict[str, Any]:
+    def ack(body: Actor, alert_id: int = AlertId) -> dict[str, Any]:
         """Acknowledge: stops repeats and escalation."""
         return _change(ctx, alert_id, body.by, store.ack)
 
     @routes.post("/{alert_id}/resolve")
-    def resolve(alert_id: int, body: Actor) -> dict[str, Any]:
+    def resolve(body: Actor, alert_id: int = AlertId) -> dict[str, Any]:
         """Resolve by hand."""
         return _change(ctx, alert_id, body.by, store.resolve)
 

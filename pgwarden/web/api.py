@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from pgwarden.observe import performance_metrics, query_history, timeseries
@@ -13,6 +13,7 @@ from pgwarden.observe.metrics import top_queries_counted
 from pgwarden.observe.model import PerformanceMetrics
 from pgwarden.observe.prometheus import CONTENT_TYPE, exposition
 from pgwarden.web import alerts_api
+from pgwarden.web.limits import INT64_MAX, INT64_MIN
 
 if TYPE_CHECKING:
     from pgwarden.web.context import Context
@@ -28,6 +29,7 @@ EXCLUDED_HEADER = "X-Pgwarden-Own-Statements-Excluded"
 IncludeOwn = Query(
     False, description="Count pgwarden's own statements as workload too."
 )
+QueryId = Path(ge=INT64_MIN, le=INT64_MAX, description="pg_stat_statements queryid.")
 
 
 def _cache(response: Response, seconds: int) -> None:
@@ -50,8 +52,9 @@ def _metrics(ctx: Context, include_own: bool = False) -> PerformanceMetrics:
     with ctx.repository() as conn:
         found = performance_metrics(
             conn, ctx.target_id(conn), datetime.now(UTC), ctx.settings,
-            target_name=ctx.target_name, app_cache_ratio=ctx.app_cache_ratio,
-            include_own=include_own, cache=ctx.hours,
+            target_name=ctx.target_name, target_dsn=ctx.target_dsn,
+            app_cache_ratio=ctx.app_cache_ratio, include_own=include_own,
+            cache=ctx.hours,
         )  # fmt: skip
     if found.source != "none" or not ctx.target_dsn:
         return found
@@ -81,7 +84,7 @@ def router(ctx: Context) -> APIRouter:
 
     @routes.get("/queries/{queryid}")
     def one_query(
-        response: Response, queryid: int, range: Range = "24h"
+        response: Response, queryid: int = QueryId, range: Range = "24h"
     ) -> dict[str, Any]:
         """One statement's text, per-interval samples and slow executions."""
         _cache(response, refresh)

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
 from pgwarden.web import alerts_api, api, ingest
-from pgwarden.web.auth import TokenGuard
+from pgwarden.web.auth import TokenGate, TokenGuard
 from pgwarden.web.context import Context
+from pgwarden.web.limits import BodyLimit
+
+logger = logging.getLogger(__name__)
+#: characters of a field name or message repeated in a 422 answer
+ECHO_CHARS = 100
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def static_dir() -> Path:
@@ -37,6 +46,9 @@ def create_app(
     ``/metrics`` needs the token too unless ``anonymous_metrics`` is set (default:
     the ``dashboard.anonymous_metrics`` setting).
     ``target_dsn`` enables a live read while no interval has been collected.
+    The token is checked on the headers before a body is read, and no body larger
+    than ``dashboard.max_body_bytes`` is read (:mod:`pgwarden.web.auth`,
+    :mod:`pgwarden.web.limits`).
     """
     ctx = Context(settings, repo_dsn, target_name, target_dsn)
 
@@ -58,8 +70,14 @@ def create_app(
     app.include_router(api.metrics_router(ctx), dependencies=_deps(
         guard, anonymous_metrics))  # fmt: skip
     app.add_exception_handler(PgwardenError, _unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_failed)
+    app.add_exception_handler(RequestValidationError, _invalid)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     app.add_api_route("/", _index, include_in_schema=False)
+    # the last added runs first: the token, then the body's size, then the app
+    app.add_middleware(BodyLimit, max_bytes=settings.dashboard.max_body_bytes)
+    public = ["/metrics"] if anonymous_metrics else []
+    app.add_middleware(TokenGate, token=token, also_public=public)
     return app
 
 
@@ -80,6 +98,35 @@ def _index() -> FileResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(
-        {"detail": str(exc)}, status_code=503, headers={"Cache-Control": "no-store"}
-    )
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers=NO_STORE)
+
+
+async def _database_failed(request: Request, exc: Exception) -> JSONResponse:
+    """A database error that is not the request's fault: the connection was lost,
+    the server shut down, a statement timed out."""
+    logger.warning("database failed during %s: %s", request.url.path, exc)
+    detail = "the database failed during the request; try again: " + _first_line(exc)
+    return JSONResponse({"detail": detail}, status_code=503, headers=NO_STORE)
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each invalid field and why, without echoing what was sent."""
+    assert isinstance(exc, RequestValidationError)
+    found = [
+        {"loc": [_short(part) for part in error.get("loc", ())],
+         "msg": _short(error.get("msg", "")), "type": error.get("type", "")}
+        for error in exc.errors()[:20]
+    ]  # fmt: skip
+    return JSONResponse({"detail": found}, status_code=422, headers=NO_STORE)
+
+
+def _short(part: Any) -> Any:
+    if isinstance(part, int):
+        return part
+    text = str(part)
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return str(_short(lines[0] if lines else type(exc).__name__))

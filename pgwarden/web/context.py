@@ -44,27 +44,58 @@ class Context:
         self.hours = HourCache()
         self._pool: ConnectionPool[Any] | None = None
         self._lock = threading.Lock()
+        #: not known to be reachable: the next request tries a connection first
+        self._suspect = True
+        #: the pool timed out: its reconnection attempts may now be minutes apart
+        self._renew = False
 
     @contextmanager
     def repository(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection to the repository (a new one costs ~10 ms of auth)."""
+        """A pooled connection to the repository (a new one costs ~10 ms of auth).
+
+        Raises :class:`ConnectionFailed` (503) at once, with libpq's reason, while
+        the repository cannot be reached, rather than after the pool's wait.
+        """
+        if self._suspect:
+            self._probe()
         pool = self._repository_pool()
         try:
             with pool.connection(timeout=POOL_WAIT_S) as conn:
                 yield conn
         except PoolTimeout as exc:
+            self._suspect = self._renew = True
             raise ConnectionFailed(
                 f"cannot connect to {pg.describe(self.repo_dsn)} within {POOL_WAIT_S} s"
             ) from exc
+        except psycopg.OperationalError:
+            self._suspect = True
+            raise
+
+    def _probe(self) -> None:
+        """One direct connection: it says why when the repository is unreachable.
+
+        When it succeeds after the pool timed out, the pool is replaced: a new one
+        connects now rather than at its backoff's next attempt.
+        """
+        with pg.connect(self.repo_dsn, statement_timeout_ms=None):
+            pass
+        if self._renew:
+            self._renew = False
+            self.close()
+        self._suspect = False
 
     def _repository_pool(self) -> ConnectionPool[Any]:
         with self._lock:
             if self._pool is None:
                 options = {"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"}
+                # a connection lost (server restart, failover) is replaced on
+                # checkout instead of failing the request that drew it
                 self._pool = ConnectionPool(
-                    self.repo_dsn, min_size=1, max_size=POOL_SIZE, open=False,
+                    self.repo_dsn, connection_class=pg.MarkedConnection,
+                    min_size=1, max_size=POOL_SIZE, open=False,
                     kwargs={"autocommit": True, "application_name": pg.APPLICATION_NAME,
                             "connect_timeout": pg.CONNECT_TIMEOUT_S, **options},
+                    check=ConnectionPool.check_connection,
                 )  # fmt: skip
                 self._pool.open(wait=False)
             return self._pool

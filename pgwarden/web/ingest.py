@@ -2,11 +2,12 @@
 
 Pool and cache reports are kept in the repository (latest per ``source``), where the
 ``connection_utilisation`` rule reads them; see :mod:`pgwarden.alerts.app_reports`.
+A body is at most ``dashboard.max_body_bytes`` (:mod:`pgwarden.web.limits`); each
+slow query record is judged alone (:mod:`pgwarden.slowlog.application`).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,49 +19,34 @@ from starlette.concurrency import run_in_threadpool
 from pgwarden.alerts import app_reports
 from pgwarden.observe.analysis import ratio
 from pgwarden.slowlog import ensure_target, ingest_application_reports
+from pgwarden.slowlog.application import TooManyRecords, read_lines
 from pgwarden.slowlog.severity import Thresholds
+from pgwarden.web.limits import Int32Count, Int64Count, Name
 
 if TYPE_CHECKING:
     from pgwarden.web.context import Context
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
 SOURCE = Field(
-    app_reports.DEFAULT_SOURCE, min_length=1, max_length=100,
+    app_reports.DEFAULT_SOURCE,
     description="The application or pool reporting (label pool= of its alerts).",
-)  # fmt: skip
+)
 
 
 class CacheCounters(BaseModel):
-    hits: int = Field(ge=0)
-    misses: int = Field(ge=0)
-    source: str = SOURCE
+    hits: Int64Count
+    misses: Int64Count
+    source: Name = SOURCE
 
 
 class AppMetrics(BaseModel):
     """A connection pool's state and, optionally, the application cache's counters."""
 
-    pool_size: int = Field(ge=0, description="Connections the pool may hold (max).")
-    in_use: int = Field(ge=0, description="Connections lent out right now.")
-    waiting: int = Field(0, ge=0, description="Requests waiting for a connection.")
-    cache_hits: int | None = Field(None, ge=0)
-    cache_misses: int | None = Field(None, ge=0)
-    source: str = SOURCE
-
-
-def parse_lines(body: bytes) -> tuple[list[Any], dict[int, str]]:
-    """One JSON value per non-empty line, and why undecodable lines were refused."""
-    records: list[Any] = []
-    bad: dict[int, str] = {}
-    lines = body.decode("utf-8", errors="replace").splitlines()
-    for line in (line for line in lines if line.strip()):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            bad[len(records)] = f"not JSON: {exc.msg}"
-            records.append(None)
-    return records, bad
+    pool_size: Int32Count = Field(description="Connections the pool may hold (max).")
+    in_use: Int32Count = Field(description="Connections lent out right now.")
+    waiting: Int32Count = Field(0, description="Requests waiting for a connection.")
+    cache_hits: Int64Count | None = None
+    cache_misses: Int64Count | None = None
+    source: Name = SOURCE
 
 
 def router(ctx: Context) -> APIRouter:
@@ -68,11 +54,13 @@ def router(ctx: Context) -> APIRouter:
 
     @routes.post("/slow-queries")
     async def slow_queries(request: Request) -> dict[str, Any]:
-        """Slow queries as JSON lines: ``{"ts","query","duration_ms","caller",...}``."""
+        """Slow queries as JSON lines: ``{"ts","query","duration_ms","caller",...}``.
+
+        Answers how many were accepted and rejected, and for each rejected record
+        its position (``record``, from 1), its ``line`` in the body and the reason.
+        """
         body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"at most {MAX_BODY_BYTES} bytes per request")
-        return await run_in_threadpool(_store, ctx, *parse_lines(body))
+        return await run_in_threadpool(_store, ctx, body)
 
     @routes.post("/app-cache")
     def app_cache(counters: CacheCounters) -> dict[str, Any]:
@@ -117,15 +105,21 @@ def _cache(
     ctx.app_cache_ratio = ratio(hits, misses)
 
 
-def _store(ctx: Context, records: list[Any], bad: dict[int, str]) -> dict[str, Any]:
-    thresholds = Thresholds.from_settings(ctx.settings.slow_queries)
+def _store(ctx: Context, body: bytes) -> dict[str, Any]:
+    try:
+        lines = read_lines(body)
+    except TooManyRecords as exc:
+        raise HTTPException(413, str(exc)) from exc
+    settings = ctx.settings.slow_queries
     with ctx.repository() as conn:
         target_id = ensure_target(conn, ctx.target_name)
         result = ingest_application_reports(
-            conn, target_id, records, thresholds=thresholds
-        )
+            conn, target_id, [record for _, record in lines],
+            thresholds=Thresholds.from_settings(settings),
+            retention_days=settings.retention_days,
+        )  # fmt: skip
     reasons = [
-        {"record": r.index + 1, "reason": bad.get(r.index, r.reason)}
+        {"record": r.index + 1, "line": lines[r.index][0], "reason": r.reason}
         for r in result.reasons
     ]
     return {"accepted": result.accepted, "rejected": result.rejected,

@@ -36,10 +36,11 @@ ONCALL = {
 
 
 @pytest.fixture
-def rt(demo_dsn: str) -> Runtime:
+def rt(demo_dsn: str, tmp_path: Path) -> Runtime:
     with pg.connect(demo_dsn) as conn:
         migrate(conn)
-    chosen = {"dsn": demo_dsn, "ccb": BOARD, "oncall": ONCALL}
+    board = {**BOARD, "witness_dir": str(tmp_path / "witness")}
+    chosen = {"dsn": demo_dsn, "ccb": board, "oncall": ONCALL}
     return Runtime(load_settings(overrides=chosen), None, False)
 
 

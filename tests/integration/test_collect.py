@@ -174,12 +174,17 @@ def test_tiny_timeout_disables_statements_only(
     collect_once(target, repo, "t")
     options = CollectOptions(part_timeouts={"statements": 1})
     result = collect_once(target, repo, "t", options)
-    assert "timed out" in result.disabled.get("statements", ""), result.summary()
+    # the counters or only the texts (then the counters are kept) ran out of time
+    off = {k: v for k, v in result.disabled.items() if "timed out" in v}
+    assert set(off) in ({"statements"}, {"statement_texts"}), result.summary()
     assert "statements_info" not in result.disabled
     assert result.samples["database"] == 1
     recovered = collect_once(target, repo, "t")
-    assert "statements" not in recovered.disabled
-    assert any("not read last cycle" in g.reason for g in recovered.gaps)
+    assert not {"statements", "statement_texts"} & set(recovered.disabled)
+    if "statements" in off:
+        assert any("not read last cycle" in g.reason for g in recovered.gaps)
+    else:
+        assert recovered.new_texts > 0  # read on the next cycle
 
 
 def test_retention_drops_old_partitions(conns: tuple[Any, Any]) -> None:

@@ -117,7 +117,8 @@ def test_shared_buffers_sweep_refuses_a_target_it_cannot_restart(
         assert refused.value.exit_code == 3
         assert "runs only on a pgwarden embedded server" in str(refused.value)
         args = ["--dsn", dsn, "load", "elasticity", "--skip-pool", "--skip-cache"]
-        result = CliRunner().invoke(_app(), [*args, "--replica"])
+        allowed = {"PGWARDEN_LOAD__ALLOWED_TARGETS": json.dumps([pg.describe(dsn)])}
+        result = CliRunner().invoke(_app(), [*args, "--replica"], env=allowed)
         assert isinstance(result.exception, ReplicaUnavailable)
         assert result.exception.exit_code == 3
         assert "give --replica-dsn instead" in str(result.exception)

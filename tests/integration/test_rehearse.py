@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from typer.testing import CliRunner, Result
 
@@ -30,6 +31,7 @@ from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
 from pgwarden.errors import ConfigurationError
 from pgwarden.ops.rehearse.clone import CloneFailed
+from pgwarden.ops.rehearse.guard import MARKER
 from pgwarden.repository import migrate
 from pgwarden.slowlog.store import ensure_target
 from tests.cli_helpers import clean_env, pgwarden
@@ -260,6 +262,12 @@ def test_step_exceeding_lock_timeout_fails_cleanly_on_an_existing_copy(
 ) -> None:
     copy = pg_server.clone(TEMPLATE_DEMO)
     try:
+        with pg_server.admin() as conn:  # a restored copy, marked as one
+            conn.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(copy), sql.Literal(f"{MARKER} restored by hand")
+                )
+            )
         copy_dsn = pg_server.dsn(copy)
         plan = write_plan(
             tmp_path,
@@ -496,7 +504,8 @@ def _wait_for_sleep(dsn: str) -> None:
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 row = conn.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
+                    "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'"
+                    " AND pid <> pg_backend_pid()"
                 ).fetchone()
             if row:
                 return

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pgwarden.errors import ConfigurationError
 from pgwarden.ops.ccb import decisions as decision_log
 from pgwarden.ops.ccb import dora
 from pgwarden.ops.ccb import states as ccb
@@ -59,10 +60,16 @@ def test_on_call_veto() -> None:
     assert decide(votes, no_veto, on_call="oli").decision == "approved"
 
 
-def _chain(n: int) -> list[dict[str, object]]:
-    entries, prev = [], decision_log.GENESIS
+KEY = "k" * 32
+
+
+def _chain(
+    n: int, key: str | None = None, signed_from: int = 1
+) -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = []
+    prev = decision_log.GENESIS
     for seq in range(1, n + 1):
-        entry = {
+        entry: dict[str, object] = {
             "seq": seq,
             "ts": T0 + timedelta(minutes=seq),
             "request_id": 1,
@@ -70,10 +77,22 @@ def _chain(n: int) -> list[dict[str, object]]:
             "actor": "ana",
             "detail": {"vote": "approve"},
         }
-        entry |= {"prev_hash": prev, "hash": decision_log.entry_hash(prev, entry)}
+        signer = key if seq >= signed_from else None
+        entry |= {
+            "prev_hash": prev,
+            "hash": decision_log.stored_hash(prev, entry, signer),
+        }
         prev = str(entry["hash"])
         entries.append(entry)
     return entries
+
+
+def _recompute(entries: list[dict[str, object]], start: int) -> None:
+    """What someone with write access and no key can do: recompute the chain."""
+    prev = str(entries[start - 2]["hash"]) if start > 1 else decision_log.GENESIS
+    for entry in entries[start - 1 :]:
+        entry["prev_hash"] = prev
+        entry["hash"] = prev = decision_log.entry_hash(prev, entry)
 
 
 def test_hash_chain_names_the_first_broken_entry() -> None:
@@ -88,6 +107,117 @@ def test_hash_chain_names_the_first_broken_entry() -> None:
     assert decision_log.verify(missing) == decision_log.Broken(
         3, "entry 2 is missing (found 3)"
     )
+
+
+def test_a_recomputed_chain_passes_the_plain_check_only() -> None:
+    """Why the chain needs an anchor: without key or witness, a rewrite is whole."""
+    entries = _chain(5)
+    entries[2]["actor"] = "mallory"
+    _recompute(entries, 3)
+    assert decision_log.verify(entries) is None
+    truncated = _chain(5)[:-1]
+    assert decision_log.verify(truncated) is None
+
+
+def test_signed_entries_resist_recomputation() -> None:
+    entries = _chain(5, KEY)
+    assert all(decision_log.is_signed(str(e["hash"])) for e in entries)
+    assert decision_log.verify(entries, KEY) is None
+    entries[2]["actor"] = "mallory"
+    _recompute(entries, 3)
+    broken = decision_log.verify(entries, KEY)
+    assert broken == decision_log.Broken(
+        3,
+        "entry 3 is not signed although entry 1 before it is: it was rewritten, "
+        "or written without the log key",
+    )
+
+
+def test_kept_signatures_do_not_match_a_recomputed_entry() -> None:
+    entries = _chain(5, KEY)
+    entries[2]["actor"] = "mallory"
+    prev = str(entries[1]["hash"])
+    for entry in entries[2:]:
+        _, signature = decision_log.split(str(entry["hash"]))
+        chain = decision_log.entry_hash(prev, entry)
+        entry["prev_hash"], entry["hash"] = prev, f"{chain}:{signature}"
+        prev = str(entry["hash"])
+    broken = decision_log.verify(entries, KEY)
+    assert broken is not None and broken.seq == 3
+    assert "signature that does not match the log key" in broken.reason
+    other = decision_log.verify(_chain(3, KEY), "another key of 32 characters.....")
+    assert other is not None and other.seq == 1
+
+
+def test_a_log_fully_rewritten_without_the_key_is_not_signed() -> None:
+    entries = _chain(4, KEY)
+    for entry in entries:
+        entry["hash"] = decision_log.split(str(entry["hash"]))[0]
+    _recompute(entries, 1)
+    broken = decision_log.verify(entries, KEY)
+    assert broken is not None and broken.seq == 4
+    assert "none of the 4 entries is signed" in broken.reason
+
+
+def test_a_key_set_later_signs_from_then_on() -> None:
+    entries = _chain(6, KEY, signed_from=4)
+    assert decision_log.verify(entries, KEY) is None
+    with pytest.raises(decision_log.LogKeyMissing, match="entries 4 to 6 are signed"):
+        decision_log.verify(entries)
+
+
+def test_signed_entries_are_not_verified_without_the_key() -> None:
+    entries = _chain(3, KEY)
+    with pytest.raises(decision_log.LogKeyMissing) as info:
+        decision_log.verify(entries)
+    assert "PGWARDEN_CCB__LOG_KEY" in str(info.value) and KEY not in str(info.value)
+    assert info.value.exit_code == 2
+    entries[1]["actor"] = "mallory"
+    broken = decision_log.verify(entries)
+    assert broken is not None and "entry 2 was changed" in broken.reason
+
+
+def test_anchors_find_truncation_and_rewrites() -> None:
+    entries = _chain(5)
+    head = decision_log.anchor(entries, "witness")
+    assert head is not None and head.seq == 5
+    assert decision_log.verify(entries, anchors=[head]) is None
+    broken = decision_log.verify(entries[:-1], anchors=[head])
+    assert broken == decision_log.Broken(
+        5,
+        "the log ends at entry 4, but entry 5 was seen before (witness): entries "
+        "were removed from its end",
+    )
+    entries[1]["actor"] = "mallory"
+    _recompute(entries, 2)
+    rewritten = decision_log.verify(entries, anchors=[head])
+    assert rewritten == decision_log.Broken(
+        5, "entry 5 is not the one seen before (witness): the log was rewritten"
+    )
+    longer = _chain(7)
+    assert decision_log.verify(longer, anchors=[head]) is None
+
+
+def test_anchor_from_the_minutes() -> None:
+    entries = _chain(3, KEY)
+    head = decision_log.anchor(entries, "the log")
+    assert head is not None and len(head.hash) == 64
+    short = decision_log.parse_anchor(f"3:{head.hash[:16].upper()}", "--head")
+    assert decision_log.verify(entries, KEY, [short]) is None
+    for bad in ("3", "x:abc", f"0:{head.hash}", "3:" + "z" * 20, "3:abcdef"):
+        with pytest.raises(ConfigurationError, match="SEQ:HASH"):
+            decision_log.parse_anchor(bad, "--head")
+
+
+def test_a_signed_log_is_extended_only_with_its_key() -> None:
+    head = str(_chain(2, KEY)[-1]["hash"])
+    decision_log.check_head(None, None)
+    decision_log.check_head(str(_chain(2)[-1]["hash"]), None)
+    decision_log.check_head(head, KEY)
+    with pytest.raises(decision_log.LogKeyMissing, match="PGWARDEN_CCB__LOG_KEY"):
+        decision_log.check_head(head, None)
+    with pytest.raises(decision_log.LogKeyMismatch, match="not signed with this"):
+        decision_log.check_head(head, "another key of 32 characters.....")
 
 
 def test_dora_figures() -> None:

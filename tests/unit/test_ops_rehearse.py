@@ -12,6 +12,7 @@ import pytest
 from pgwarden.errors import ConfigurationError
 from pgwarden.ops.rehearse import checks, measure, report
 from pgwarden.ops.rehearse.clone import clone_name, libpq_env, without_password
+from pgwarden.ops.rehearse.guard import Identity, looks_like_conninfo
 from pgwarden.ops.rehearse.plan import Checks, duration_ms, load
 from pgwarden.ops.rehearse.sql import needs_autocommit, statements
 from pgwarden.ops.rehearse.steps import Rehearsal, StepResult
@@ -59,6 +60,14 @@ def test_defaults(tmp_path: Path) -> None:
          "rollback[1].timeout: '1 week' is not a duration"),
         ('window_minutes = 5\n[[step]]\nname = "s"\nsql = "SELECT 1"\n',
          "title: Field required"),
+        ('clone_name = "dbname=app"\n' + MINIMAL,
+         "clone_name: must not contain '='"),
+        ('clone_name = "postgresql://prod/app"\n' + MINIMAL,
+         "clone_name: must not contain '=' or start with postgres(ql)://"),
+        ("allow_existing = true\n" + MINIMAL,
+         "plan: allow_existing: goes with rehearsal_dsn"),
+        ('rehearsal_dsn = "host=\'unclosed"\n' + MINIMAL,
+         "rehearsal_dsn: not a valid libpq DSN or URI"),
     ],
 )  # fmt: skip
 def test_malformed_plans_name_file_and_key(
@@ -70,6 +79,44 @@ def test_malformed_plans_name_file_and_key(
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_an_existing_copy_may_be_allowed_explicitly(tmp_path: Path) -> None:
+    text = 'rehearsal_dsn = "dbname=copy"\nallow_existing = true\n' + MINIMAL
+    plan = load(plan_file(tmp_path, text))
+    assert plan.allow_existing and plan.rehearsal_dsn == "dbname=copy"
+    assert not load(plan_file(tmp_path, MINIMAL)).allow_existing
+
+
+def _identity(oid: int, system: str | None) -> Identity:
+    return Identity(oid, "app", None, system)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (_identity(16384, "7001"), _identity(16384, "7001"), True),
+        (_identity(16384, "7001"), _identity(16384, "7002"), False),
+        (_identity(16384, "7001"), _identity(16385, "7001"), False),
+        (_identity(16384, None), _identity(16384, "7001"), True),
+        (_identity(16384, None), _identity(16385, None), False),
+    ],
+)
+def test_same_database_unless_provably_different(
+    a: Identity, b: Identity, same: bool
+) -> None:
+    assert a.same_database(b) is same and b.same_database(a) is same
+
+
+@pytest.mark.parametrize(
+    ("name", "expanded"),
+    [("app", False), ("dbname=app", True), ("postgres://h/app", True),
+     ("postgresql://h/app", True), ("we ird\"name", False)],
+)  # fmt: skip
+def test_names_libpq_would_read_as_a_connection_string(
+    name: str, expanded: bool
+) -> None:
+    assert looks_like_conninfo(name) is expanded
 
 
 def test_missing_plan_file(tmp_path: Path) -> None:

@@ -12,16 +12,21 @@ from pgwarden.plan.partitions.ddl import child_name, ident, range_bounds, table_
 from pgwarden.plan.partitions.key import choose
 from pgwarden.plan.partitions.migration import offline, online, partman
 from pgwarden.plan.partitions.model import Column, Constraint, Index, TableFacts
-from pgwarden.plan.partitions.predicates import TableUsage, usage
+from pgwarden.plan.partitions.predicates import Catalog, Relation, TableUsage, usage
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 GIB = 1024**3
 SETTINGS = PartitioningSettings(min_rows=1000, partition_bytes=GIB)  # type: ignore[call-arg]
-CATALOG = {
-    "Answer": ["id", "tenantId", "assessmentId", "createdAt"],
-    "Assessment": ["id", "tenantId"],
-    "Tag": ["id", "tenantId"],
-}
+ANSWER, ASSESSMENT, TAG = 101, 102, 103
+CATALOG = Catalog(
+    [
+        Relation(
+            ANSWER, "public", "Answer", ("id", "tenantId", "assessmentId", "createdAt")
+        ),
+        Relation(ASSESSMENT, "public", "Assessment", ("id", "tenantId")),
+        Relation(TAG, "public", "Tag", ("id", "tenantId")),
+    ]
+)
 
 
 def test_predicates_resolve_aliases_joins_and_subqueries() -> None:
@@ -45,13 +50,38 @@ def test_predicates_resolve_aliases_joins_and_subqueries() -> None:
         CATALOG,
     )
     assert (found.parsed, found.unparsed) == (4, 1)
-    answer = found.of("Answer")
+    answer = found.of(ANSWER)
     assert (answer.statements, answer.calls) == (3, 16)
     assert answer.columns["tenantId"] == [1, 10]
     assert answer.columns["assessmentId"] == [2, 11]
     assert answer.share("tenantId") == pytest.approx(10 / 16)
-    assert found.of("Tag").columns["tenantId"] == [1, 10]
-    assert found.of("Assessment").columns["tenantId"] == [1, 1]
+    assert found.of(TAG).columns["tenantId"] == [1, 10]
+    assert found.of(ASSESSMENT).columns["tenantId"] == [1, 1]
+
+
+def test_tables_of_the_same_name_in_two_schemas_are_told_apart() -> None:
+    """Qualified names find their schema's table; an unqualified one the visible."""
+    catalog = Catalog(
+        [
+            Relation(1, "public", "events", ("id", "tenant_id", "at"), True),
+            Relation(2, "archive", "events", ("id", "tenant_id", "at"), False),
+            Relation(3, "archive", "only_here", ("id", "at"), False),
+        ]
+    )
+    found = usage(
+        [
+            ("SELECT * FROM archive.events WHERE at > $1", 7),
+            ("SELECT * FROM public.events e WHERE e.tenant_id = $1", 5),
+            ("SELECT * FROM events WHERE tenant_id = $1", 3),
+            ("SELECT * FROM only_here WHERE at > $1", 2),
+        ],
+        catalog,
+    )
+    assert found.of(2).columns == {"at": [1, 7]}
+    assert found.of(1).columns == {"tenant_id": [2, 8]}
+    assert found.of(3).columns == {"at": [1, 2]}
+    hidden = Catalog([Relation(1, "a", "t", ("x",)), Relation(2, "b", "t", ("x",))])
+    assert usage([("SELECT * FROM t WHERE x = 1", 1)], hidden).tables == {}
 
 
 def facts(**kw: object) -> TableFacts:

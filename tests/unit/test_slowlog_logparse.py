@@ -10,13 +10,15 @@ import pytest
 
 from pgwarden.slowlog.application import BadRecord, parse_report
 from pgwarden.slowlog.logparse import (
+    MAX_NAME_CHARS,
+    BadLogRecord,
     parse_csv_record,
     parse_duration,
     parse_json_line,
     parse_timestamp,
     slow_statements,
 )
-from pgwarden.slowlog.model import classify_all
+from pgwarden.slowlog.model import Skipped, classify_all
 from pgwarden.slowlog.serverlog import batches
 
 
@@ -123,8 +125,63 @@ def test_other_messages_are_ignored() -> None:
     for message in ("checkpoint complete", "duration: 5.0 ms", "connection received"):
         entry = parse_json_line(_json(message))
         assert entry is not None and parse_duration(entry.message) is None
-    assert parse_json_line("not json") is None
-    assert parse_json_line("[1]") is None
+    assert parse_json_line("  \n") is None
+
+
+def test_unreadable_records_say_why_without_their_text() -> None:
+    bad = [
+        ("not json secret-123", "not a JSON record"),
+        ("[1]", "not a JSON object"),
+        ("[" * 100_000, "not a JSON record"),
+        (_json("x", timestamp="yesterday"), "timestamp"),
+        (_json("x", timestamp="9999-12-31 23:59:59 -12"), "timestamp"),
+        (_json("x", timestamp="1999-12-31 23:59:59 UTC"), "timestamp: out of range"),
+        (_json("x", timestamp="2024-05-01 12:00:00 +99"), "timestamp"),
+        (_json("x", pid=2**40), "pid: out of range"),
+        (_json("x", pid=1e999), "pid: not an integer"),
+        (_json("x", query_id="9" * 5000), "query_id: not an integer"),
+        (
+            '{"timestamp": "2024-05-01 12:00:00 UTC", "message": ["secret-123"]}',
+            "message: not a string",
+        ),
+    ]
+    for line, reason in bad:
+        with pytest.raises(BadLogRecord, match=reason) as caught:
+            parse_json_line(line)
+        assert "secret" not in str(caught.value)
+    with pytest.raises(BadLogRecord, match="not a csvlog record"):
+        parse_csv_record("2024-05-01 12:00:00 UTC LOG:  duration: 5 ms  statement: x")
+    with pytest.raises(BadLogRecord, match="duration: out of range"):
+        parse_duration("duration: 99999999999999999999 ms  statement: SELECT 1")
+
+
+def test_timestamps_of_the_future_are_refused() -> None:
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    line = _json("x", timestamp="2024-05-03 00:00:00 UTC")
+    with pytest.raises(BadLogRecord, match="out of range"):
+        parse_json_line(line, now=now)
+    assert parse_json_line(line, now=now + timedelta(days=2)) is not None
+
+
+def test_names_are_cut_and_cleaned() -> None:
+    entry = parse_json_line(
+        _json("x", dbname="d" * 1000, user="a\u0000b", application_name="\ud800")
+    )
+    assert entry is not None and entry.database == "d" * MAX_NAME_CHARS
+    assert entry.user == "a\ufffdb" and entry.application_name == "\ufffd" * 3
+
+
+def test_a_bad_duration_costs_only_its_record() -> None:
+    lines = [
+        _json("duration: 150 ms  statement: SELECT 1 AS before"),
+        _json("duration: 99999999999999999999 ms  statement: SELECT 'secret-123'"),
+        _json("duration: 150 ms  statement: SELECT 2 AS after"),
+    ]
+    entries = [e for e in map(parse_json_line, lines) if e]
+    skipped = Skipped()
+    found = [q.query for q in classify_all(slow_statements(entries, skipped))]
+    assert found == ["SELECT $1 AS before", "SELECT $1 AS after"]
+    assert skipped.count == 1 and skipped.reason == "duration: out of range"
 
 
 def test_application_record_validation() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgwarden.sqltext.literals import normalise, scrub
 
@@ -77,3 +79,48 @@ def test_scrubber_fallback() -> None:
     unparsable = normalise("SELEC 'secret-123', 7 FROM")
     assert unparsable.text == "SELEC $1, $2 FROM"
     assert unparsable.fingerprint == normalise("SELEC 'other', 8 FROM").fingerprint
+
+
+@pytest.mark.parametrize(
+    "query", ["SELECT $99999999999, 1", "SELECT $" + "9" * 5000 + ", 'x'", "$", "'"]
+)
+def test_absurd_parameter_numbers_are_normalised(query: str) -> None:
+    assert "'x'" not in normalise(query).text
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "SELECT",
+                " ",
+                "$1",
+                "$99999999999",
+                "'a'",
+                "--c\n",
+                "/*",
+                "*/",
+                "1e9",
+                "$$",
+                "$t$",
+                '"',
+                "(",
+                ")",
+                ",",
+                "WHERE",
+                "x",
+                "\x00",
+                "\ud800",
+                "é",
+            ]
+        )
+        | st.text(max_size=8),
+        max_size=30,
+    ).map("".join)
+)
+def test_normalise_is_total(query: str) -> None:
+    """Any text normalises: no exception, and a text without literal quotes."""
+    found = normalise(query)
+    assert isinstance(found.text, str) and found.fingerprint
+    assert isinstance(scrub(query), str)

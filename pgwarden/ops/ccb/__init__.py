@@ -1,8 +1,8 @@
 """Change control: request states, the board's records, quorum votes, risk classes,
-DORA figures, meeting agendas and the hash-chained decision log.
+DORA figures, meeting agendas and the hash-chained decision log with its witness.
 """
 
-from pgwarden.ops.ccb import agenda, board, decisions, dora, quorum, risk
+from pgwarden.ops.ccb import agenda, board, decisions, dora, quorum, risk, witness
 
 __all__ = [
     "agenda",
@@ -11,4 +11,5 @@ __all__ = [
     "dora",
     "quorum",
     "risk",
+    "witness",
 ]

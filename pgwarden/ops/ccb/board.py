@@ -1,4 +1,8 @@
-"""Change requests, votes, deployments and the decision log in the repository."""
+"""Change requests, votes, deployments and the decision log in the repository.
+
+Every function that writes takes the decision log's key (``ccb.log_key``); without
+one, :func:`append` reads it from the settings (environment, ``./pgwarden.toml``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgwarden import pg
+from pgwarden.config import load_settings
 from pgwarden.errors import ConfigurationError, PgwardenError
 from pgwarden.ops.ccb import decisions as decision_log
 from pgwarden.ops.ccb import quorum
@@ -88,6 +93,8 @@ def create(
     values: Mapping[str, Any],
     risk: Risk | None,
     by: str,
+    *,
+    key: str | None = None,
 ) -> Request:
     params = {k: values.get(k) for k in EDITABLE} | _risk_params(risk)
     params["description"] = params["description"] or ""
@@ -100,6 +107,7 @@ def create(
             "created",
             by,
             {"title": req.title, "risk_class": req.risk_class},
+            key=key,
         )
     return req
 
@@ -131,6 +139,8 @@ def update(
     changes: Mapping[str, Any],
     risk: Risk | None,
     by: str,
+    *,
+    key: str | None = None,
 ) -> Request:
     """Change the fields of a request that is not decided yet."""
     with conn.transaction():
@@ -151,7 +161,7 @@ def update(
             }
         )
         new = _request(rows(conn, "update_request", {**params, "id": request_id})[0])
-        append(conn, request_id, "updated", by, {"fields": sorted(changes)})
+        append(conn, request_id, "updated", by, {"fields": sorted(changes)}, key=key)
     return new
 
 
@@ -161,6 +171,8 @@ def transition(
     wanted: str,
     by: str,
     reason: str = "",
+    *,
+    key: str | None = None,
 ) -> Request:
     """Move a request to ``wanted``; approval and rejection come from votes."""
     if wanted in ccb.DECIDED:
@@ -168,17 +180,21 @@ def transition(
             f"{wanted} is decided by the board's votes: pgwarden ccb vote {request_id}"
         )
     with conn.transaction():
-        return _move(conn, _locked(conn, request_id), wanted, by, reason)
+        return _move(conn, _locked(conn, request_id), wanted, by, reason, key)
 
 
 def _move(
-    conn: psycopg.Connection[Any], req: Request, wanted: str, by: str, reason: str
+    conn: psycopg.Connection[Any],
+    req: Request,
+    wanted: str,
+    by: str,
+    reason: str,
+    key: str | None,
 ) -> Request:
     ccb.check(req.id, req.status, wanted)
     new = _request(rows(conn, "set_status", {"id": req.id, "status": wanted})[0])
-    append(
-        conn, req.id, "status", by, {"from": req.status, "to": wanted, "reason": reason}
-    )
+    detail = {"from": req.status, "to": wanted, "reason": reason}
+    append(conn, req.id, "status", by, detail, key=key)
     return new
 
 
@@ -188,6 +204,8 @@ def vote(
     cast: quorum.Vote,
     rules: quorum.Rules,
     on_call: str | None,
+    *,
+    key: str | None = None,
 ) -> quorum.Outcome:
     """Record a vote on a submitted request and apply the board's decision."""
     if cast.vote not in quorum.VOTES:
@@ -215,10 +233,11 @@ def vote(
             "vote",
             cast.voter,
             {"vote": cast.vote, "comment": cast.comment},
+            key=key,
         )
         outcome = quorum.decide(votes(conn, request_id), rules, on_call)
         if outcome.decision != "pending":
-            _move(conn, req, outcome.decision, "board", outcome.reason)
+            _move(conn, req, outcome.decision, "board", outcome.reason, key)
     return outcome
 
 
@@ -235,6 +254,8 @@ def deployed(
     at: datetime,
     restored_at: datetime | None = None,
     note: str = "",
+    *,
+    key: str | None = None,
 ) -> Request:
     """Record a deployment of a scheduled request; it becomes done or rolled back."""
     if outcome not in DEPLOYED_STATE:
@@ -254,8 +275,10 @@ def deployed(
                 "recorded_by": by,
             },
         )
-        append(conn, request_id, "deployed", by, {"outcome": outcome, "note": note})
-        return _move(conn, req, DEPLOYED_STATE[outcome], by, f"deployed: {outcome}")
+        detail = {"outcome": outcome, "note": note}
+        append(conn, request_id, "deployed", by, detail, key=key)
+        reason = f"deployed: {outcome}"
+        return _move(conn, req, DEPLOYED_STATE[outcome], by, reason, key)
 
 
 def deployments(conn: psycopg.Connection[Any], since: datetime) -> list[dict[str, Any]]:
@@ -269,6 +292,8 @@ def add_action(
     due: date,
     request_id: int | None,
     by: str,
+    *,
+    key: str | None = None,
 ) -> dict[str, Any]:
     with conn.transaction():
         row = rows(
@@ -282,15 +307,19 @@ def add_action(
             "action",
             by,
             {"id": row["id"], "title": title, "owner": owner, "due": due.isoformat()},
+            key=key,
         )
     return row
 
 
-def finish_action(conn: psycopg.Connection[Any], action_id: int, by: str) -> bool:
+def finish_action(
+    conn: psycopg.Connection[Any], action_id: int, by: str, *, key: str | None = None
+) -> bool:
     with conn.transaction():
         found = rows(conn, "finish_action", {"id": action_id})
         if found:
-            append(conn, found[0]["request_id"], "action_done", by, {"id": action_id})
+            request_id = found[0]["request_id"]
+            append(conn, request_id, "action_done", by, {"id": action_id}, key=key)
     return bool(found)
 
 
@@ -304,11 +333,20 @@ def append(
     kind: str,
     actor: str,
     detail: Mapping[str, Any],
+    *,
+    key: str | None = None,
 ) -> dict[str, Any]:
-    """Add an entry to the decision log, chained to the previous one."""
+    """Add an entry to the decision log, chained to the previous one and signed
+    with ``key`` (default: ``ccb.log_key`` from the settings).
+
+    A signed log is extended only by a writer holding its key
+    (:class:`~pgwarden.ops.ccb.decisions.LogKeyMissing` otherwise).
+    """
+    key = key or configured_key()
     with conn.transaction():
         rows(conn, "lock_log", {})
         last = rows(conn, "last_entry", {})
+        decision_log.check_head(last[0]["hash"] if last else None, key)
         prev = last[0]["hash"] if last else decision_log.GENESIS
         seq = int(last[0]["seq"]) + 1 if last else 1
         entry = {
@@ -319,9 +357,36 @@ def append(
             "actor": actor,
             "detail": dict(detail),
         }
-        entry |= {"prev_hash": prev, "hash": decision_log.entry_hash(prev, entry)}
+        entry |= {"prev_hash": prev, "hash": decision_log.stored_hash(prev, entry, key)}
         rows(conn, "append_entry", {**entry, "detail": Jsonb(entry["detail"])})
     return entry
+
+
+def configured_key() -> str | None:
+    """``ccb.log_key`` from the environment or ``./pgwarden.toml``, if set."""
+    secret = load_settings().ccb.log_key
+    return secret.get_secret_value() if secret is not None else None
+
+
+def log_head(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+    """The last entry's ``seq`` and stored ``hash``, or None for an empty log."""
+    found = rows(conn, "last_entry", {})
+    return found[0] if found else None
+
+
+def stored_hash_at(conn: psycopg.Connection[Any], seq: int) -> str | None:
+    found = rows(conn, "chain_entry", {"seq": seq})
+    return str(found[0]["hash"]) if found else None
+
+
+def log_identity(conn: psycopg.Connection[Any]) -> str:
+    """Which log this is, for its witness: ``system identifier/database`` (the
+    server's address instead when this role may not read the identifier)."""
+    row = rows(conn, "log_identity", {})[0]
+    server = row["system_identifier"]
+    if server is None:
+        server = f"{conn.info.host}:{conn.info.port}"
+    return f"{server}/{row['database']}"
 
 
 def log_entries(

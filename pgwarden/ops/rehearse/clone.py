@@ -3,9 +3,12 @@
 ``clone = "template"`` runs ``CREATE DATABASE clone TEMPLATE source`` (fast, but the
 source must have no other sessions); ``clone = "dump"`` pipes ``pg_dump -Fc`` into
 ``pg_restore`` with the newest client binaries pgwarden can find; ``rehearsal_dsn``
-uses a restored copy as it is. A clone pgwarden created is dropped afterwards, even
-on failure or Ctrl-C, unless it is asked to keep it. A database pgwarden did not
-create is never dropped.
+uses a restored copy as it is. pgwarden writes a marker on the clone it creates
+(``COMMENT ON DATABASE … IS 'pgwarden:rehearsal-copy …'``, with a random token): the
+steps run only on a database that still carries it (see :mod:`.guard`). The clone is
+dropped afterwards, even on failure or Ctrl-C, unless it is asked to keep it, and
+only while its name still leads to the oid pgwarden created. A database pgwarden did
+not create is never dropped.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgwarden import pg
+from pgwarden.dsn import SECRET_KEYS
 from pgwarden.embedded import system_bin_dir, wheel_bin_dir
 from pgwarden.errors import ConfigurationError, MissingCapability, TargetError
+from pgwarden.ops.rehearse.guard import MARKER
 from pgwarden.ops.rehearse.measure import named
 from pgwarden.ops.rehearse.plan import Plan
 
@@ -62,13 +67,18 @@ class CloneFailed(TargetError):
 
 @dataclass(frozen=True)
 class Database:
-    """Where the steps run; ``dsn`` may hold a password: show :attr:`where`."""
+    """Where the steps run; ``dsn`` may hold a password: show :attr:`where`.
+
+    ``marker`` is the exact comment pgwarden wrote on a clone it created (``None``
+    for an existing copy).
+    """
 
     dsn: str
     name: str
     method: str
     created: bool
     seconds: float = 0.0
+    marker: str | None = None
 
     @property
     def where(self) -> str:
@@ -86,7 +96,8 @@ def libpq_env(dsn: str) -> dict[str, str]:
 
 
 def without_password(dsn: str) -> str:
-    params = {k: v for k, v in conninfo_to_dict(dsn).items() if k != "password"}
+    """The DSN without any secret option, fit for a client's command line."""
+    params = {k: v for k, v in conninfo_to_dict(dsn).items() if k not in SECRET_KEYS}
     return make_conninfo("", **params)
 
 
@@ -132,27 +143,29 @@ def database(
     name = clone_name(plan)
     if name == source:
         raise ConfigurationError("clone_name: must differ from the source database")
+    marker = f"{MARKER} {secrets.token_hex(8)}: clone of {source}"
+    created: int | None = None
     attempted = False
     try:
         with _admin(target_dsn) as admin:
             _refuse_existing(admin, name)
             attempted = True
             started = datetime.now(UTC)
-            if plan.clone == "dump":
-                _create(admin, name, "template0")
-            else:
-                _create(admin, name, source)
+            _create(admin, name, "template0" if plan.clone == "dump" else source)
+            created = _oid(admin, name)
+            _mark(admin, name, marker)
         if plan.clone == "dump":
             _dump_restore(target_dsn, source, name)
         seconds = (datetime.now(UTC) - started).total_seconds()
         yield Database(
-            make_conninfo(target_dsn, dbname=name), name, plan.clone, True, seconds
-        )
+            make_conninfo(target_dsn, dbname=name), name, plan.clone, True, seconds,
+            marker,
+        )  # fmt: skip
     finally:
         if attempted and keep:
             notes.append(f"clone {name!r} kept (--keep-clone): drop it when done")
         elif attempted:
-            notes.append(drop(target_dsn, name))
+            notes.append(drop(target_dsn, name, created))
         if attempted:
             progress(notes[-1])
 
@@ -163,6 +176,24 @@ def _refuse_existing(admin: psycopg.Connection[Any], name: str) -> None:
             f"clone_name: database {name!r} already exists; pgwarden only drops "
             "clones it created: choose another name"
         )
+
+
+def _oid(admin: psycopg.Connection[Any], name: str) -> int | None:
+    found = named(admin, "database_oid", {"datname": name})
+    return int(found[0]["oid"]) if found else None
+
+
+def _mark(admin: psycopg.Connection[Any], name: str, marker: str) -> None:
+    """Write ``marker`` on the new clone: the steps run only where it is found."""
+    try:
+        admin.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(name), sql.Literal(marker)
+            )
+        )
+    except psycopg.Error as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CloneFailed(f"cannot mark the clone {name!r}: {reason}") from exc
 
 
 def _create(admin: psycopg.Connection[Any], name: str, template: str) -> None:
@@ -190,13 +221,23 @@ def _create(admin: psycopg.Connection[Any], name: str, template: str) -> None:
         ) from exc
 
 
-def drop(target_dsn: str, name: str) -> str:
-    """``DROP DATABASE IF EXISTS name WITH (FORCE)``; what happened, in words."""
+def drop(target_dsn: str, name: str, oid: int | None) -> str:
+    """``DROP DATABASE IF EXISTS name WITH (FORCE)`` while ``name`` still leads to
+    the clone pgwarden created (database ``oid``); what happened, in words."""
     statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
         sql.Identifier(name)
     )
     try:
         with _admin(target_dsn) as admin:
+            found = _oid(admin, name)
+            if found is None:
+                return f"clone {name!r} was not created"
+            if found != oid:
+                return (
+                    f"clone {name!r} not dropped: that name now leads to another "
+                    f"database (oid {found}, pgwarden created oid {oid}); check it "
+                    "and drop it by hand"
+                )
             admin.execute(statement)
     except (TargetError, psycopg.Error) as exc:
         logger.warning("could not drop the rehearsal clone", extra={"clone": name})

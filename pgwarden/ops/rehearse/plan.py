@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,6 +24,7 @@ from pydantic import (
 )
 
 from pgwarden.errors import ConfigurationError
+from pgwarden.ops.rehearse.guard import looks_like_conninfo
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0}
@@ -44,6 +47,10 @@ CHECK_NAMES = (
 )
 
 
+#: PostgreSQL's largest timeout setting (about 24.8 days)
+MAX_TIMEOUT_MS = 2_147_483_647
+
+
 def duration_ms(text: str | int | float) -> int:
     """``"5s"``, ``"2min"``, ``"500ms"``, ``"1h"`` or a number of milliseconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
@@ -53,7 +60,10 @@ def duration_ms(text: str | int | float) -> int:
         if match is None:
             raise ValueError(f"{text!r} is not a duration such as 500ms, 5s, 2min, 1h")
         value, unit = float(match.group(1)), match.group(2) or "ms"
-    return int(value * _UNIT_MS[unit])
+    ms = value * _UNIT_MS[unit]
+    if not 0 <= ms <= MAX_TIMEOUT_MS:  # also NaN
+        raise ValueError(f"{text!r} is not a duration between 0 and 24 days")
+    return int(ms)
 
 
 def _duration(value: str | int) -> str | int:
@@ -69,6 +79,23 @@ def _identifier(value: str) -> str:
     return value
 
 
+def _clone_name(value: str) -> str:
+    if looks_like_conninfo(value):
+        raise ValueError(
+            "must not contain '=' or start with postgres(ql)://: libpq tools would "
+            "read it as a connection string"
+        )
+    return value
+
+
+def _dsn(value: str) -> str:
+    try:
+        conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError("not a valid libpq DSN or URI") from exc
+    return value
+
+
 def _check_names(value: list[str]) -> list[str]:
     unknown = [name for name in value if name not in CHECK_NAMES]
     if unknown:
@@ -80,6 +107,8 @@ def _check_names(value: list[str]) -> list[str]:
 
 Duration = Annotated[str | int, AfterValidator(_duration)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
+CloneName = Annotated[Identifier, AfterValidator(_clone_name)]
+Dsn = Annotated[str, AfterValidator(_dsn)]
 
 
 class _Strict(BaseModel):
@@ -136,14 +165,22 @@ class Plan(_Strict):
     statement_timeout: Duration = "30min"
     clone: Literal["template", "dump"] = "template"
     clone_source: Identifier | None = None
-    clone_name: Identifier | None = None
-    rehearsal_dsn: str | None = None
+    clone_name: CloneName | None = None
+    rehearsal_dsn: Dsn | None = None
+    #: steps may run on a ``rehearsal_dsn`` database without the rehearsal marker
+    allow_existing: bool = False
     big_table_mb: float = Field(default=1024, ge=0)
     checks: Checks = Field(default_factory=Checks)
     step: list[Step] = Field(min_length=1)
     rollback: list[Step] = Field(default_factory=list)
     #: the plan file's directory; ``sql_file`` paths are relative to it
     base_dir: Path = Path()
+
+    @model_validator(mode="after")
+    def _existing_needs_dsn(self) -> Plan:
+        if self.allow_existing and not self.rehearsal_dsn:
+            raise ValueError("allow_existing: goes with rehearsal_dsn")
+        return self
 
     @property
     def lock_timeout_ms(self) -> int:

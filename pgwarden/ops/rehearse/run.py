@@ -2,12 +2,14 @@
 
 1. pre-flight checks against the target (read-only);
 2. the release steps on a rehearsal database (a clone of the target database, or a
-   restored copy), timed, with their locks, rewrites and WAL;
+   restored copy) proven not to be the target (``rehearse_guard``), timed, with
+   their locks, rewrites and WAL;
 3. the rollback steps, timed, and whether they restore the schema;
 4. a report with the go/no-go verdict.
 
 Modules: ``rehearse_plan`` (the plan file), ``rehearse_preflight`` and
 ``rehearse_checks`` (pre-flight), ``rehearse_clone`` (the rehearsal database),
+``rehearse_guard`` (where the steps may run),
 ``rehearse_steps``, ``rehearse_sql`` and ``rehearse_measure`` (running and
 measuring), ``rehearse_report`` (verdict and rendering), ``rehearse_store`` (the
 record in the repository).
@@ -19,12 +21,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from pgwarden.ops.rehearse import checks as rehearse_checks
+from pgwarden.ops.rehearse import guard as rehearse_guard
 from pgwarden.ops.rehearse import preflight as rehearse_preflight
 from pgwarden.ops.rehearse import report as rehearse_report
-from pgwarden.ops.rehearse.clone import CloneFailed, database
+from pgwarden.ops.rehearse.clone import CloneFailed, Database, database
 from pgwarden.ops.rehearse.plan import Plan, as_summary
-from pgwarden.ops.rehearse.steps import Rehearsal, rehearse
+from pgwarden.ops.rehearse.steps import Rehearsal, Verify, rehearse
 
 
 def run(
@@ -56,7 +61,7 @@ def run(
                 "seconds": round(db.seconds, 3),
                 "description": _describe(db.method, db.where, db.seconds),
             }
-            done = rehearse(plan, db.dsn, progress)
+            done = rehearse(plan, db.dsn, progress, _verifier(plan, target_dsn, db))
     checks = rehearse_checks.judge(
         facts, plan.checks, rehearse_report.needed_bytes(done)
     )
@@ -70,6 +75,22 @@ def run(
         datetime.now(UTC),
         bool(plan.rollback),
     )
+
+
+def _verifier(plan: Plan, target_dsn: str, db: Database) -> Verify:
+    """Checks, right before the first step, that the steps may run where ``db``'s
+    connection leads: never the target (read again now), and a marked database."""
+
+    def verify(conn: psycopg.Connection[Any]) -> None:
+        rehearse_guard.check(
+            conn,
+            rehearse_guard.target_identity(target_dsn),
+            marker=db.marker,
+            allow_existing=plan.allow_existing,
+            where=db.where,
+        )
+
+    return verify
 
 
 def _room_for_clone(plan: Plan, facts: rehearse_checks.Facts) -> None:

@@ -7,6 +7,10 @@ lock sampler. A command runs without a shell, in the plan's directory, with
 ``PGWARDEN_REHEARSAL_DSN``, ``PGWARDEN_DSN`` and the libpq ``PG*`` variables pointing
 at the rehearsal database. The first failing release step stops the release; the
 rollback always runs.
+
+Before the first step the caller's ``verify`` reads the identity of the database on
+the connection that runs the SQL steps (see :mod:`.guard`); the samplers and commands
+then get a DSN pinned to what was verified.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from psycopg.pq import TransactionStatus
 
 from pgwarden import pg
 from pgwarden.errors import TargetError
-from pgwarden.ops.rehearse import measure
+from pgwarden.ops.rehearse import guard, measure
 from pgwarden.ops.rehearse.clone import libpq_env
 from pgwarden.ops.rehearse.plan import Plan, Step
 from pgwarden.ops.rehearse.sql import needs_autocommit, statements
@@ -38,6 +42,8 @@ OUTPUT_CHARS = 600
 MONITOR_TIMEOUT_MS = 60_000
 Phase = Literal["release", "rollback"]
 Progress = Callable[[str], None]
+#: raises unless the steps may run on the database of the connection it is given
+Verify = Callable[[psycopg.Connection[Any]], object]
 
 
 @dataclass(frozen=True)
@@ -86,22 +92,30 @@ def _mode(plan: Plan, step: Step) -> str:
 
 
 class Runner:
-    """Runs steps on the rehearsal database ``dsn`` (password never shown)."""
+    """Runs steps on the rehearsal database ``dsn`` (password never shown), once
+    ``verify`` accepted the database its connection reached."""
 
-    def __init__(self, plan: Plan, dsn: str, progress: Progress) -> None:
+    def __init__(
+        self, plan: Plan, dsn: str, progress: Progress, verify: Verify
+    ) -> None:
         self.plan = plan
-        self.dsn = dsn
         self.progress = progress
         self.big_bytes = int(plan.big_table_mb * MIB)
         self.started = time.monotonic()
         self.work = pg.connect(
             dsn, statement_timeout_ms=None, application_name="pgwarden-rehearsal"
         )
-        self.monitor = pg.connect(
-            dsn,
-            statement_timeout_ms=MONITOR_TIMEOUT_MS,
-            application_name="pgwarden-rehearsal-monitor",
-        )
+        try:
+            verify(self.work)
+            self.dsn = guard.pinned(dsn, self.work)
+            self.monitor = pg.connect(
+                self.dsn,
+                statement_timeout_ms=MONITOR_TIMEOUT_MS,
+                application_name="pgwarden-rehearsal-monitor",
+            )
+        except BaseException:
+            self.work.close()
+            raise
 
     def close(self) -> None:
         self.work.close()
@@ -243,10 +257,11 @@ def _phase(
     return results
 
 
-def rehearse(plan: Plan, dsn: str, progress: Progress) -> Rehearsal:
-    """Run the release steps (stopping at the first failure), then the rollback."""
+def rehearse(plan: Plan, dsn: str, progress: Progress, verify: Verify) -> Rehearsal:
+    """Run the release steps (stopping at the first failure), then the rollback,
+    on the database at ``dsn`` once ``verify`` accepted it."""
     done = Rehearsal(started_at=datetime.now(UTC))
-    runner = Runner(plan, dsn, progress)
+    runner = Runner(plan, dsn, progress, verify)
     try:
         done.shape_before = measure.schema_shape(runner.monitor)
         done.steps = _phase(runner, plan, "release", plan.step)

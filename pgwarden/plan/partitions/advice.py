@@ -29,7 +29,13 @@ from pgwarden.plan.partitions.migration import (
     retention,
 )
 from pgwarden.plan.partitions.model import Column, Constraint, Index, TableFacts
-from pgwarden.plan.partitions.predicates import TableUsage, Usage, usage
+from pgwarden.plan.partitions.predicates import (
+    Catalog,
+    Relation,
+    TableUsage,
+    Usage,
+    usage,
+)
 
 GROUP = "partitions"
 #: the workload is read from this much statement history
@@ -52,6 +58,8 @@ class Advice:
     ddl: tuple[str, ...] = ()
     migration: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     pg_partman: tuple[str, ...] | None = None
+    #: the table's oid on the target
+    oid: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,7 +75,9 @@ def _shares(t: TableFacts, used: TableUsage) -> dict[str, float]:
 
 
 def not_advised(t: TableFacts, reason: str, **extra: Any) -> Advice:
-    return Advice(t.schema, t.name, t.rows, t.total_bytes, False, reason, **extra)
+    return Advice(
+        t.schema, t.name, t.rows, t.total_bytes, False, reason, oid=t.oid, **extra
+    )
 
 
 def advise_table(
@@ -119,6 +129,7 @@ def advise_table(
         pg_partman=None
         if partman_schema is None
         else tuple(partman(t, key, partman_schema, settings.retention_days) or ()),
+        oid=t.oid,
     )
 
 
@@ -203,13 +214,14 @@ def _summary(row: dict[str, Any]) -> TableFacts:
         int(row["n_tup_upd"]),
         int(row["n_tup_del"]),
         bool(row["partitioned"]),
+        oid=int(row["relid"]),
     )
 
 
 def workload(
     repo: psycopg.Connection[Any] | None,
     target_id: int | None,
-    catalog: dict[str, list[str]],
+    catalog: Catalog,
     now: datetime,
 ) -> Usage:
     """Column usage of the statements in pgwarden's history (empty without)."""
@@ -266,15 +278,13 @@ def gather(
     candidates = [
         r for r in tables if r["rows"] >= settings.min_rows or r["total_bytes"] > ram
     ]
-    detailed = [facts(target, r) for r in candidates]
-    catalog = {t.name: [c.name for c in t.columns] for t in detailed}
-    used = workload(repo, target_id, catalog, now)
+    detailed = {t.oid: t for t in (facts(target, r) for r in candidates)}
+    used = workload(repo, target_id, _catalog(tables, detailed), now)
     schema = found[0]["schema"] if found else None
-    by_name = {t.name: t for t in detailed}
     advice = [
         advise_table(
-            by_name.get(r["rel_name"]) or _summary(r),
-            used.of(r["rel_name"]),
+            detailed.get(int(r["relid"])) or _summary(r),
+            used.of(int(r["relid"])),
             settings,
             ram,
             now,
@@ -300,5 +310,21 @@ def gather(
     )
 
 
+def _catalog(
+    tables: Sequence[dict[str, Any]], detailed: dict[int, TableFacts]
+) -> Catalog:
+    """Every table by oid (an unqualified name may find a small one), with the
+    columns of those read in detail."""
+    relations = []
+    for r in tables:
+        t = detailed.get(int(r["relid"]))
+        columns = tuple(c.name for c in t.columns) if t is not None else ()
+        relations.append(Relation(int(r["relid"]), r["schema_name"], r["rel_name"],
+                                  columns, bool(r["visible"])))  # fmt: skip
+    return Catalog(relations)
+
+
 def _ordered(advice: Sequence[Advice]) -> list[Advice]:
-    return sorted(advice, key=lambda a: (not a.advised, -a.total_bytes))
+    return sorted(
+        advice, key=lambda a: (not a.advised, -a.total_bytes, a.schema, a.table)
+    )

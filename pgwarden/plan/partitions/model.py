@@ -63,6 +63,8 @@ class TableFacts:
     columns: tuple[Column, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     indexes: tuple[Index, ...] = ()
+    #: the table's oid: what it is known by (two schemas may hold the same name)
+    oid: int = 0
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -6,11 +6,16 @@ WHERE, HAVING or JOIN ... ON conditions. Aliases are resolved per scope (with th
 enclosing scopes for correlated subqueries); an unqualified column is given to the
 table of the scope that has it. Texts that do not parse (truncated ones) are
 counted apart.
+
+Tables are known by oid, never by bare name: two schemas may hold tables of the same
+name. A schema-qualified name finds its table; an unqualified one the table an
+unqualified name finds on the search path (``pg_table_is_visible``), else the only
+table of that name, else none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,21 +45,58 @@ class TableUsage:
 
 @dataclass
 class Usage:
-    tables: dict[str, TableUsage] = field(default_factory=dict)
+    """Column usage per table oid."""
+
+    tables: dict[int, TableUsage] = field(default_factory=dict)
     parsed: int = 0
     unparsed: int = 0
 
-    def of(self, table: str) -> TableUsage:
-        return self.tables.get(table, TableUsage())
+    def of(self, oid: int) -> TableUsage:
+        return self.tables.get(oid, TableUsage())
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table statements may read: its oid, schema, name and columns."""
+
+    oid: int
+    schema: str
+    name: str
+    columns: tuple[str, ...] = ()
+    #: an unqualified name finds this table (``pg_table_is_visible``)
+    visible: bool = False
+
+
+class Catalog:
+    """The target's tables, found by schema-qualified or unqualified name."""
+
+    def __init__(self, relations: Iterable[Relation]) -> None:
+        found = list(relations)
+        self.columns = {r.oid: frozenset(r.columns) for r in found}
+        self._qualified = {(r.schema, r.name): r.oid for r in found}
+        named: dict[str, list[Relation]] = {}
+        for r in found:
+            named.setdefault(r.name, []).append(r)
+        self._unqualified: dict[str, int] = {}
+        for name, same in named.items():
+            visible = [r for r in same if r.visible]
+            if len(visible) == 1 or len(same) == 1:
+                self._unqualified[name] = (visible or same)[0].oid
+
+    def find(self, schema: str | None, name: str) -> int | None:
+        """The oid of ``schema.name``, or of ``name`` as the search path finds it."""
+        if schema:
+            return self._qualified.get((schema, name))
+        return self._unqualified.get(name)
 
 
 @dataclass
 class _Scope:
     parent: _Scope | None
-    names: dict[str, str] = field(default_factory=dict)
-    tables: list[str] = field(default_factory=list)
+    names: dict[str, int] = field(default_factory=dict)
+    tables: list[int] = field(default_factory=list)
 
-    def lookup(self, qualifier: str) -> str | None:
+    def lookup(self, qualifier: str) -> int | None:
         scope: _Scope | None = self
         while scope is not None:
             if qualifier in scope.names:
@@ -64,9 +106,9 @@ class _Scope:
 
 
 class _Walker:
-    def __init__(self, catalog: Mapping[str, Iterable[str]]) -> None:
-        self.catalog = {t: set(cols) for t, cols in catalog.items()}
-        self.found: list[tuple[list[str], set[tuple[str, str]]]] = []
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.found: list[tuple[list[int], set[tuple[int, str]]]] = []
 
     def statement(self, node: Any, parent: _Scope | None) -> None:
         if isinstance(node, ast.SelectStmt) and node.larg is not None:
@@ -96,7 +138,7 @@ class _Walker:
             return
         for source in sources:
             self.source(source, scope, preds)
-        columns: set[tuple[str, str]] = set()
+        columns: set[tuple[int, str]] = set()
         for pred in preds:
             self.columns(pred, scope, columns)
         for other in others:
@@ -108,9 +150,10 @@ class _Walker:
         if isinstance(node, ast.RangeVar):
             name = str(node.relname)
             alias = str(node.alias.aliasname) if node.alias is not None else name
-            if name in self.catalog:
-                scope.names[alias] = name
-                scope.tables.append(name)
+            oid = self.catalog.find(node.schemaname, name)
+            if oid is not None:
+                scope.names[alias] = oid
+                scope.tables.append(oid)
         elif isinstance(node, ast.JoinExpr):
             self.source(node.larg, scope, preds)
             self.source(node.rarg, scope, preds)
@@ -118,7 +161,7 @@ class _Walker:
         elif isinstance(node, ast.RangeSubselect):
             self.statement(node.subquery, scope)
 
-    def columns(self, node: Any, scope: _Scope, out: set[tuple[str, str]]) -> None:
+    def columns(self, node: Any, scope: _Scope, out: set[tuple[int, str]]) -> None:
         for child in walk(node, SUBQUERIES):
             if isinstance(child, ast.SubLink):
                 self.statement(child.subselect, scope)
@@ -136,7 +179,7 @@ class _Walker:
             elif isinstance(child, ast.SelectStmt | ast.UpdateStmt | ast.DeleteStmt):
                 self.statement(child, scope)
 
-    def resolve(self, ref: Any, scope: _Scope) -> tuple[str, str] | None:
+    def resolve(self, ref: Any, scope: _Scope) -> tuple[int, str] | None:
         names = [str(f.sval) for f in ref.fields if isinstance(f, ast.String)]
         if len(names) != len(ref.fields) or not names:
             return None
@@ -146,17 +189,15 @@ class _Walker:
             return (table, column) if table is not None else None
         current: _Scope | None = scope
         while current is not None:
-            having = [t for t in current.tables if column in self.catalog.get(t, ())]
+            having = [t for t in current.tables if column in self.catalog.columns[t]]
             if len(having) == 1:
                 return having[0], column
             current = current.parent
         return None
 
 
-def usage(
-    statements: Iterable[tuple[str, int]], catalog: Mapping[str, Iterable[str]]
-) -> Usage:
-    """Column usage of ``(text, calls)`` pairs over tables ``name -> columns``."""
+def usage(statements: Iterable[tuple[str, int]], catalog: Catalog) -> Usage:
+    """Column usage of ``(text, calls)`` pairs over the catalog's tables, by oid."""
     result = Usage()
     for text, calls in statements:
         walker = _Walker(catalog)
@@ -172,10 +213,10 @@ def usage(
 
 
 def _add(
-    result: Usage, found: list[tuple[list[str], set[tuple[str, str]]]], calls: int
+    result: Usage, found: list[tuple[list[int], set[tuple[int, str]]]], calls: int
 ) -> None:
-    tables: set[str] = set()
-    columns: set[tuple[str, str]] = set()
+    tables: set[int] = set()
+    columns: set[tuple[int, str]] = set()
     for scope_tables, scope_columns in found:
         tables.update(scope_tables)
         columns.update(scope_columns)
