@@ -37,6 +37,7 @@ from typing import Any, Self
 
 import psycopg
 
+from pgwarden import pg
 from pgwarden.embedded import SUPERUSER, EmbeddedServer, ServerState, free_port
 from pgwarden.errors import EmbeddedServerError
 
@@ -237,10 +238,14 @@ class EmbeddedReplica:
         self._wait(inactive, f"drop of slot {self.slot}", None)
 
     def _primary(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.primary.dsn(), autocommit=True, connect_timeout=10)
+        return pg.MarkedConnection.connect(
+            self.primary.dsn(), autocommit=True, connect_timeout=10
+        )
 
     def _standby(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.dsn(), autocommit=True, connect_timeout=10)
+        return pg.MarkedConnection.connect(
+            self.dsn(), autocommit=True, connect_timeout=10
+        )
 
     def _wait(
         self, done: Callable[[], bool], what: str, timeout_s: float | None

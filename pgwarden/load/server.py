@@ -3,7 +3,8 @@
 Reads go through :mod:`pgwarden.pg` (``application_name = 'pgwarden'``, a
 statement timeout) on one connection of their own, from a thread, so the load
 generator's event loop never waits on them. pg_stat_statements is optional: without
-it the statement section is empty and a note says why.
+it the statement section is empty and a note says why; pgwarden's own statements
+(:func:`pgwarden.sqltext.is_own`) are never in it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import psycopg
 from pgwarden import pg
 from pgwarden.errors import MissingCapability
 from pgwarden.load.engine import APPLICATION_NAME
+from pgwarden.sqltext import is_own
 
 TOP_STATEMENTS = 10
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -175,7 +177,8 @@ class ServerWatch:
         deltas = []
         for queryid, (query, calls, total) in after.items():
             _q, calls0, total0 = before.get(queryid, (query, 0, 0.0))
-            if calls - calls0 > 0 and APPLICATION_NAME not in query:
+            grew = calls - calls0 > 0 and APPLICATION_NAME not in query
+            if grew and not is_own(query):
                 deltas.append((queryid, query, calls - calls0, total - total0))
         grand = sum(d[3] for d in deltas)
         deltas.sort(key=lambda d: d[3], reverse=True)

@@ -14,8 +14,9 @@ import psycopg
 
 from pgwarden import pg
 from pgwarden.slowlog import store
-from pgwarden.slowlog.model import Seen, SlowQuery, classify_all
+from pgwarden.slowlog.model import Seen, Skipped, SlowQuery, classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
+from pgwarden.sqltext import is_marked
 
 if TYPE_CHECKING:
     from pgwarden.slowlog.param_values import Observer
@@ -24,12 +25,17 @@ if TYPE_CHECKING:
 def running(
     target_conn: psycopg.Connection[Any], threshold_ms: float
 ) -> list[dict[str, Any]]:
-    """Active client statements older than ``threshold_ms``, pgwarden's own excluded."""
+    """Active client statements older than ``threshold_ms``.
+
+    pgwarden's own are left out: its sessions (``application_name``) and, from any
+    session, its marked statements.
+    """
     params = {"threshold_ms": threshold_ms, "own_application": pg.APPLICATION_NAME}
     with pg.guarded("activity sampling"), target_conn.cursor() as cur:
         cur.execute(pg.query("slowlog", "active_statements"), params)
         names = [column.name for column in cur.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return [row for row in rows if not is_marked(row["query"] or "")]
 
 
 def seen_from_row(row: dict[str, Any]) -> Seen:
@@ -75,12 +81,28 @@ def sample(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     retention_days: int = store.RETENTION_DAYS,
     observer: Observer | None = None,
+    skipped: Skipped | None = None,
 ) -> list[SlowQuery]:
-    """Take one sample; the running slow statements recorded or updated."""
+    """Take one sample; the running slow statements recorded or updated.
+
+    Any user's statement text is read here: one that cannot be taken is left out
+    and counted in ``skipped``, and the others are recorded.
+    """
     rows = running(target_conn, threshold_ms)
-    found = classify_all((seen_from_row(row) for row in rows), thresholds)
+    skipped = skipped if skipped is not None else Skipped()
+    found = classify_all(_seen_rows(rows, skipped), thresholds, skipped)
     store.record(repo_conn, target_id, found, thresholds=thresholds,
-                 retention_days=retention_days)  # fmt: skip
+                 retention_days=retention_days, skipped=skipped)  # fmt: skip
     if observer is not None:  # categorical values of texts with literals
         observer.record(repo_conn, target_id, observer.from_activity(rows))
     return found
+
+
+def _seen_rows(rows: list[dict[str, Any]], skipped: Skipped) -> list[Seen]:
+    seen = []
+    for row in rows:
+        try:
+            seen.append(seen_from_row(row))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            skipped.add(f"sampled statement unreadable ({type(exc).__name__})")
+    return seen

@@ -240,6 +240,7 @@ FROM (
 GROUP BY relid;
 
 -- name: texts
+-- A statement's top-level text first: a nested one may be pgwarden's EXPLAIN of it.
 SELECT queryid, query FROM pgwarden.statement_text
 WHERE target_id = %(target_id)s
-ORDER BY queryid;
+ORDER BY queryid, toplevel DESC;

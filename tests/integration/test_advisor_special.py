@@ -25,7 +25,8 @@ def _setup(dsn: str, *statements: str, hypopg: bool = False) -> None:
 
 
 def _run(dsn: str, text: str, params: list[list[Any]]) -> None:
-    with pg.connect(dsn) as conn:
+    """The application's workload: statements without pgwarden's marker."""
+    with pg.connect(dsn, workload=True) as conn:
         for p in params:
             conn.execute(text, p).fetchall()
 
