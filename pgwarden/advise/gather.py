@@ -22,18 +22,26 @@ GROUP = "advise"
 REPOSITORY = "advise_repository"
 
 
+def gather_indexes(conn: psycopg.Connection[Any]) -> tuple[IndexInfo, ...]:
+    """The target's indexes with their live statistics (one guarded read)."""
+    version = pg.server_version_num(conn)
+    with pg.guarded("index health"):
+        rows = pg.fetch_all(conn, pg.query(GROUP, "index_catalog", version))
+    return tuple(IndexInfo.from_row(r) for r in rows)
+
+
 def gather_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     """Indexes, tables and foreign keys of the target (one guarded read each)."""
     version = pg.server_version_num(conn)
+    indexes = gather_indexes(conn)
     with pg.guarded("index health"):
-        indexes = pg.fetch_all(conn, pg.query(GROUP, "index_catalog", version))
         tables = pg.fetch_all(conn, pg.query(GROUP, "table_catalog"))
         fks = pg.fetch_all(conn, pg.query(GROUP, "foreign_keys"))
         reset = pg.fetch_one(conn, pg.query(GROUP, "stats_reset"))
         recovery = pg.fetch_one(conn, pg.query(GROUP, "in_recovery"))
     return Catalog(
         server_version_num=version,
-        indexes=tuple(IndexInfo.from_row(r) for r in indexes),
+        indexes=indexes,
         tables=tuple(TableInfo.from_row(r) for r in tables),
         foreign_keys=tuple(ForeignKey.from_row(r) for r in fks),
         stats_reset=reset["stats_reset"] if reset else None,

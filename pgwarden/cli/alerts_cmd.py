@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from pgwarden import pg
-from pgwarden.cli.output import emit_json, emit_rows, err, out
+from pgwarden.cli.output import emit_fields, emit_json, emit_rows, err
 from pgwarden.cli.runtime import Runtime, runtime
 from pgwarden.errors import ConfigurationError, PgwardenError
 
@@ -89,15 +89,17 @@ def show(ctx: typer.Context, alert_id: int, fmt: FormatOption = None) -> None:
             raise AlertNotFound(f"no alert {alert_id}")
         sent = store.notifications(conn, alert_id)
     data = {**alert.as_dict(), "deliveries": sent}
-    if rt.output_format(fmt) == "json":
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
         emit_json(data)
         return
-    for key, value in alert.as_dict().items():
-        out.print(f"{key:>17}: {'' if value is None else value}")
+    fields = list(alert.as_dict().items())
     for d in sent:
         ok = "ok" if d["ok"] else f"FAILED ({d['error']})"
-        out.print(f"{'delivery':>17}: {_cell(d['ts'])} {d['kind']} L{d['level']} "
-                  f"{d['channel']} {d['recipient'] or ''} {ok}")  # fmt: skip
+        sent_to = f"{d['channel']} {d['recipient'] or ''} {ok}"
+        fields.append(("delivery", f"{_cell(d['ts'])} {d['kind']} L{d['level']} "
+                                   f"{sent_to}"))  # fmt: skip
+    emit_fields(chosen, f"alert {alert_id}", fields, width=17)
 
 
 def _change(rt: Runtime, alert_id: int, what: str, by: str) -> None:
@@ -197,11 +199,12 @@ def evaluate(
         else:
             done = evaluate_once(repo, rt.target_name(), rt.settings, now)
     open_ = [a for a in done.changed if a.state in ("firing", "acknowledged")]
-    if rt.output_format(fmt, "table") == "json":
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
         emit_json({"summary": done.summary(), "alerts": [a.as_dict() for a in open_],
                    "notes": list(done.notes)})  # fmt: skip
     else:
-        emit_rows("table", done.summary(), _LIST,
+        emit_rows(chosen, done.summary(), _LIST,
                   [[_cell(getattr(a, c)) for c in _LIST] for a in open_])  # fmt: skip
         for note in done.notes:
             err.print(f"note: {note}")

@@ -92,7 +92,8 @@ def health(
                  _relation(f), human_bytes(f.size_bytes), evidence_text(
                      dict(f.evidence)), f.ddl or ""]
                 for f in result.findings]  # fmt: skip
-        emit_rows("table", f"index health of {result.target}", _COLUMNS, rows)
+        emit_rows("table", f"index health of {result.target}", _COLUMNS, rows,
+                  whole=("ddl",))  # fmt: skip
         e = result.efficiency
         out.print(
             f"unused indexes: {e.unused} of {e.indexes} ({e.unused_pct} %); "
@@ -147,13 +148,13 @@ def _emit_advice(rt: Runtime, advice: Any, fmt: str | None, key: str) -> None:
     data = advice.as_dict()
     if chosen == "json":
         emit_json(data if key == "recommendations" else data[key])
-    elif chosen in ("md", "html"):
+    elif chosen == "md":
         typer.echo(markdown(data, key), nl=False)
     else:
         title = (
             f"index {'advice' if key == 'recommendations' else key} of {data['target']}"
         )
-        emit_rows("table", title, _ADVICE, rows(data[key]))
+        emit_rows(chosen, title, _ADVICE, rows(data[key]), whole=("ddl",))
     for note in advice.notes:
         err.print(f"note: {note}")
 

@@ -39,7 +39,8 @@ def metrics(
         with _target(rt, found) as target:
             result = performance_metrics(
                 repo, found, datetime.now(UTC), rt.settings, target_name=name,
-                target_conn=target, include_own=include_own,
+                target_conn=target, target_dsn=rt.target_dsn(),
+                include_own=include_own,
             )  # fmt: skip
     data = result.as_dict()
     if rt.output_format(fmt) == "json":
@@ -70,6 +71,7 @@ def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
         ("connections", conns.get("total")),
         ("connection utilisation", conns.get("utilisation")),
         ("slow queries / minute", data["slow_queries_per_minute"]["total"]),
+        ("unused indexes", _unused(data)),
         ("own statements left out", _own(data["own_statements"])),
         *(("note", note) for note in data["notes"]),
     ]
@@ -79,6 +81,14 @@ def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
     tables = [(f"{t['schema']}.{t['table']}", t["total_size_bytes"], t["rows"],
                t["growth_bytes_per_day"]) for t in data["table_sizes"]]  # fmt: skip
     emit_rows(fmt, "tables", ["table", "total_bytes", "rows", "growth_per_day"], tables)
+
+
+def _unused(data: dict[str, Any]) -> str | None:
+    """As ``pgwarden indexes health`` counts them (constraint indexes never)."""
+    if data["unused_indexes"] is None:
+        return None
+    days = data["index_window_days"]
+    return f"{data['unused_indexes']} (no scan in {days} days)"
 
 
 def _own(own: dict[str, Any]) -> str:
@@ -150,11 +160,9 @@ def queries_advise(
     from pgwarden.cli.output import err
 
     rt = runtime(ctx)
+    chosen = rt.output_format(fmt, default="md", allowed=("json", "md"))
     result, _advice = run(rt.settings, rt.target_dsn(), rt.repository_dsn())
     data = result.as_dict()
-    chosen = fmt or (rt.format if rt.format in ("json", "md") else "md")
-    if chosen not in ("json", "md"):
-        raise ConfigurationError(f"--format: {chosen!r} is not one of json, md")
     if chosen == "json":
         emit_json(data)
     else:

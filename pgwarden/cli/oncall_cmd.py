@@ -125,11 +125,12 @@ def check(
     begin = _start(start)
     found = run_check(roster, begin, weeks, rt.settings.oncall.max_share_pct)
     spread = shares(_shifts(roster, begin, weeks))
-    if rt.output_format(fmt) == "json":
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
         emit_json({"findings": [f.__dict__ for f in found],
                    "shares": [s.__dict__ for s in spread]})  # fmt: skip
     else:
-        emit_rows("table", "time on call", ("layer", "person", "hours", "share %"),
+        emit_rows(chosen, "time on call", ("layer", "person", "hours", "share %"),
                   [[s.layer, s.person, f"{s.hours:.0f}", f"{s.pct:.1f}"]
                    for s in spread])  # fmt: skip
         for f in found:

@@ -53,7 +53,7 @@ def _generate(
 ) -> None:
     """Build a report of ``kind`` (a report module), print or write it, store it."""
     rt = runtime(ctx)
-    chosen = _format(fmt or (rt.format if rt.format != "table" else None), output)
+    chosen = _format(fmt or rt.format, output)
     report, report_id = kind.generate(
         rt.settings, rt.target_dsn(), rt.repository_dsn(), save=save
     )
@@ -156,7 +156,7 @@ def show(
                            [report_id])  # fmt: skip
     if row is None:
         raise ReportNotFound(f"no report {report_id}")
-    chosen = _format(fmt or (rt.format if rt.format != "table" else None), output)
+    chosen = _format(fmt or rt.format, output)
     data = dict(row["data"])
     kind = optimization_report if data.get("kind") == "optimization" else health_report
     _write(kind.render(data, chosen), output)

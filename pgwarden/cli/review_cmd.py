@@ -28,8 +28,6 @@ OutOption = Annotated[
 
 def _format(rt: Runtime, fmt: str | None, allowed: tuple[str, ...]) -> str:
     chosen = fmt or rt.format or allowed[0]
-    if chosen == "table" and "table" not in allowed:
-        chosen = allowed[0]
     if chosen not in allowed:
         raise ConfigurationError(
             f"--format: {chosen!r} is not one of {', '.join(allowed)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,13 +36,24 @@ class Runtime:
         secret = self.settings.repository_dsn
         return secret.get_secret_value() if secret is not None else self.target_dsn()
 
-    def output_format(self, requested: str | None, default: Format = "table") -> Format:
+    def output_format(
+        self,
+        requested: str | None,
+        default: Format = "table",
+        allowed: Sequence[Format] = FORMATS,
+    ) -> Format:
+        """The command's ``--format``, else the global one, else ``default``.
+
+        A format the command cannot produce is refused (exit 2), never replaced.
+        """
         chosen = requested or self.format or default
-        if chosen not in FORMATS:
-            raise ConfigurationError(
-                f"--format: {chosen!r} is not one of {', '.join(FORMATS)}"
-            )
-        return chosen
+        for known in allowed:
+            if known == chosen:
+                return known
+        what = "" if tuple(allowed) == FORMATS else " for this command"
+        raise ConfigurationError(
+            f"--format: {chosen!r} is not one of {', '.join(allowed)}{what}"
+        )
 
 
 def runtime(ctx: typer.Context) -> Runtime:

@@ -127,9 +127,15 @@ def _top_query(
 
 
 def index_usage(
-    latest: Iterable[Row], totals: Mapping[int, Row], names: Mapping[int, Row]
+    latest: Iterable[Row],
+    totals: Mapping[int, Row],
+    names: Mapping[int, Row],
+    unused: Collection[int] | None,
 ) -> tuple[IndexUsage, ...]:
-    """One entry per index in the latest sample; unused when no scan in the window."""
+    """One entry per index in the latest sample with its scans in the window.
+
+    ``unused``: the relids index health calls unused (None: not known).
+    """
     found = []
     for row in latest:
         relid = int(row["relid"])
@@ -148,7 +154,7 @@ def index_usage(
                 tuples_read=int(total.get("tup_read") or 0),
                 tuples_fetched=int(total.get("tup_fetch") or 0),
                 size_bytes=_int(row.get("size_bytes")),
-                unused=scans == 0,
+                unused=None if unused is None else relid in unused,
             )
         )
     return tuple(sorted(found, key=lambda i: (i.scans, -(i.size_bytes or 0), i.index)))

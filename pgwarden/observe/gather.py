@@ -90,12 +90,12 @@ def index_totals(
 ) -> dict[int, dict[str, Any]]:
     """Scans per index from ``since`` to the interval ending at ``ts``, by relid.
 
-    Hours before the one of ``ts`` are rolled up and final: with ``cache`` their
-    sums are read once per hour.
+    As index health reads them: the roll-ups of the hour of ``since`` on, and the
+    samples not rolled up yet from ``since`` on. Hours before the one of ``ts`` are
+    rolled up and final: with ``cache`` their sums are read once per hour.
     """
     params = {"target_id": target_id, "since": since}
     end, first = hours.hour_of(ts), hours.hour_of(since)
-    first += hours.HOUR if first < since else timedelta(0)  # roll-ups from since on
     key = ("index_hours", target_id, first)
     found = cache.get(key, end) if cache is not None else None
     if found is None:

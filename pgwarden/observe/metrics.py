@@ -12,7 +12,7 @@ import psycopg
 from pgwarden.collect import history
 from pgwarden.collect.kinds import WINDOW
 from pgwarden.config import Settings
-from pgwarden.observe import analysis, gather, hours
+from pgwarden.observe import analysis, gather, hours, indexes
 from pgwarden.observe.model import (
     CacheHit,
     OwnStatements,
@@ -38,6 +38,7 @@ def performance_metrics(
     *,
     target_name: str | None = None,
     target_conn: psycopg.Connection[Any] | None = None,
+    target_dsn: str | None = None,
     app_cache_ratio: float | None = None,
     include_own: bool = False,
     cache: hours.HourCache | None = None,
@@ -46,7 +47,9 @@ def performance_metrics(
 
     pgwarden's own statements (:mod:`pgwarden.sqltext.own`) are left out of the
     slowest queries, queries per second and mean latency unless ``include_own``.
-    With ``cache``, the index scans of finished hours are read once.
+    Unused indexes need the target's catalog: through ``target_conn``, else a
+    connection to ``target_dsn`` (unknown without either).
+    With ``cache``, the index scans of finished hours and the catalog are read once.
     """
     empty = _empty(now, settings, target_name, app_cache_ratio)
     if target_id is None:
@@ -57,7 +60,10 @@ def performance_metrics(
         return _live(empty, target_conn, "no completed interval collected yet")
     point = gather.flat(db[0])
     empty = replace(empty, own_statements=OwnStatements(excluded=not include_own))
-    return _from_history(repo_conn, target_id, now, settings, empty, point, cache)
+    target = target_conn if target_conn is not None else target_dsn
+    return _from_history(
+        repo_conn, target_id, now, settings, empty, point, target, cache
+    )
 
 
 def _empty(
@@ -71,6 +77,7 @@ def _empty(
         cache_hit_ratio=CacheHit(None, app_ratio), index_usage=(),
         index_window_days=settings.index_health.unused_days, slowest_queries=(),
         table_sizes=(), slow_queries_per_minute=SlowRate(),
+        collect_interval_seconds=settings.collect.interval_seconds,
     )  # fmt: skip
 
 
@@ -97,6 +104,7 @@ def _from_history(
     settings: Settings,
     empty: PerformanceMetrics,
     db: Mapping[str, Any],
+    target: indexes.Target,
     cache: hours.HourCache | None = None,
 ) -> PerformanceMetrics:
     ts, interval_s = db["ts"], db["interval_s"]
@@ -109,6 +117,7 @@ def _from_history(
     excluded = replace(empty.own_statements, statements=left_out, calls=own_calls)
     xacts = (db.get("xact_commit") or 0) + (db.get("xact_rollback") or 0)
     ratio = analysis.ratio(db.get("blks_hit"), db.get("blks_read"))
+    found = indexes.index_usage(conn, target_id, ts, now, settings, target, cache)
     return replace(
         empty,
         source="history",
@@ -119,11 +128,13 @@ def _from_history(
         transactions_per_second=analysis.per_second(xacts, interval_s),
         mean_latency_ms=analysis.mean(total_ms, calls),
         cache_hit_ratio=replace(empty.cache_hit_ratio, database=ratio),
-        index_usage=_indexes(conn, target_id, ts, settings, cache),
+        index_usage=found.usage,
+        unused_indexes=found.unused,
         slowest_queries=top,
         table_sizes=_tables(conn, target_id, ts),
         slow_queries_per_minute=_slow_rate(conn, target_id, now),
         own_statements=excluded,
+        notes=(found.note,) if found.note else (),
     )
 
 
@@ -211,19 +222,6 @@ def top_queries_counted(
     dbid, ts = int(db[0].key["datid"]), db[0].ts
     skip = _skip(texts, include_own)
     return _top(repo_conn, target_id, dbid, ts, by, limit, texts, skip)
-
-
-def _indexes(
-    conn: psycopg.Connection[Any],
-    target_id: int,
-    ts: datetime,
-    settings: Settings,
-    cache: hours.HourCache | None,
-) -> tuple[Any, ...]:
-    since = ts - timedelta(days=settings.index_health.unused_days)
-    by_relid = gather.index_totals(conn, target_id, since, ts, cache)
-    latest = [gather.flat(p) for p in gather.points_at(conn, "index", target_id, ts)]
-    return analysis.index_usage(latest, by_relid, gather.names(conn, target_id))
 
 
 def _tables(

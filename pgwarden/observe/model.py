@@ -66,7 +66,8 @@ class IndexUsage:
     tuples_read: int
     tuples_fetched: int
     size_bytes: int | None
-    unused: bool
+    #: no scan in the unused period, and not a constraint's index; None: not known
+    unused: bool | None
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ class PerformanceMetrics:
     slow_queries_per_minute: SlowRate
     own_statements: OwnStatements = field(default_factory=OwnStatements)
     notes: tuple[str, ...] = ()
+    #: indexes unused by index health's definition (``pgwarden indexes health``)
+    unused_indexes: int | None = None
+    collect_interval_seconds: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ISO timestamps, floats rounded to 6 places, queryids as text."""

@@ -104,12 +104,23 @@ def _indexes(m: PerformanceMetrics) -> list[Family]:
     def labels(i: IndexUsage) -> dict[str, str]:
         return {"schema": i.schema, "table": i.table or "", "index": i.index}
 
-    window = f"Index scans in the last {m.index_window_days} days of history."
+    days = m.index_window_days
+    window = f"Index scans in the last {days} days of history."
+    unused = (
+        f"1 when the index had no scan in the last {days} days and backs no "
+        "primary key, unique, exclusion or foreign key constraint."
+    )
+    count = (
+        f"Indexes with no scan in the last {days} days, constraint indexes left "
+        "out (as pgwarden indexes health counts them)."
+    )
     return [
+        _one("pgwarden_unused_indexes", count, m.unused_indexes),
         Family("pgwarden_index_scans", window,
                samples=tuple((labels(i), float(i.scans)) for i in m.index_usage)),
-        Family("pgwarden_index_unused", "1 when the index had no scan in the window.",
-               samples=tuple((labels(i), float(i.unused)) for i in m.index_usage)),
+        Family("pgwarden_index_unused", unused,
+               samples=tuple((labels(i), float(i.unused)) for i in m.index_usage
+                             if i.unused is not None)),
         Family("pgwarden_index_size_bytes", "Index size.",
                samples=tuple((labels(i), float(i.size_bytes))
                              for i in m.index_usage if i.size_bytes is not None)),

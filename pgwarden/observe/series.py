@@ -6,16 +6,18 @@ import functools
 import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
 from pgwarden.collect import history
+from pgwarden.collect.kinds import KINDS
 from pgwarden.observe import analysis, gather, hours
 from pgwarden.slowlog.report import slow_queries_per_minute
 from pgwarden.sqltext import own
 
 Chart = dict[str, list[Any]]
+Row = dict[str, Any]
 #: ranges longer than this are drawn from hourly roll-ups
 HOURLY_ABOVE = timedelta(days=2)
 #: samples further apart than this many typical steps are not joined by a line
@@ -142,6 +144,43 @@ def slow_chart(minutes: Iterable[Any], until: datetime) -> Chart:
     }
 
 
+def roll_up(points: Iterable[history.Point], gauges: Collection[str]) -> list[Row]:
+    """Raw samples per hour and key as the collector rolls finished hours up.
+
+    Counters summed, gauges at their maximum, intervals summed; ``ts`` is the
+    start of the hour. A measure without any value stays None.
+    """
+    found: dict[tuple[datetime, tuple[Any, ...]], Row] = {}
+    for p in points:
+        hour = _hour(p.ts)
+        row = found.setdefault(
+            (hour, tuple(p.key.values())), {**p.key, "ts": hour, "interval_s": 0.0}
+        )
+        row["interval_s"] += p.interval_s
+        for name, value in p.values.items():
+            row[name] = _combine(row.get(name), value, name in gauges)
+    return sorted(found.values(), key=lambda r: r["ts"])
+
+
+def _combine(old: Any, new: Any, gauge: bool) -> Any:
+    if old is None or new is None:
+        return new if old is None else old
+    return max(old, new) if gauge else old + new
+
+
+def hour_totals(
+    rows: Iterable[Mapping[str, Any]], names: Sequence[str], *, summed: bool = True
+) -> list[Row]:
+    """Rows summed per hour over ``names`` (or, not ``summed``, their maximum)."""
+    found: dict[datetime, Row] = {}
+    for r in rows:
+        hour = _hour(r["ts"])
+        row = found.setdefault(hour, {"ts": hour})
+        for name in names:
+            row[name] = _combine(row.get(name), r[name], not summed)
+    return sorted(found.values(), key=lambda r: r["ts"])
+
+
 def size_chart(rows: Iterable[Mapping[str, Any]]) -> Chart:
     found = list(rows)
     return {
@@ -166,17 +205,16 @@ def timeseries(
     With ``cache``, the samples and totals of finished hours are read once.
     """
     hourly = until - since > HOURLY_ABOVE
-    db = _database(repo_conn, target_id, (since, until), cache)
+    span = Span(since, until, _recent(repo_conn, target_id, since, until, hourly))
+    db = _database(repo_conn, target_id, span, cache)
     charts: dict[str, Any] = database_charts(db)
     skip = [] if include_own else sorted(own.own_queryids(gather.texts(
         repo_conn, target_id)))  # fmt: skip
     recorded = history.gaps(repo_conn, target_id, since, until)
-    found = _statements(
-        repo_conn, target_id, db, (since, until), skip, include_own, cache
-    )
+    found = _statements(repo_conn, target_id, db, span, skip, include_own, cache)
     intervals = {r["ts"]: float(r["interval_s"]) for r in db}
     charts.update(statement_charts(found, intervals, statement_gaps(recorded, hourly)))
-    sizes = _sizes(repo_conn, target_id, db, (since, until), cache)
+    sizes = _sizes(repo_conn, target_id, db, span, cache)
     charts["table_size_bytes"] = size_chart(sizes)
     step = HOUR_S if hourly else typical_step(charts["connections"]["t"])
     gap_times = {_t(_hour(g.to_ts) if hourly else g.to_ts) for g in recorded}
@@ -192,21 +230,57 @@ def timeseries(
                                "statements": len(skip)}}  # fmt: skip
 
 
+class Span(NamedTuple):
+    """The range of the charts; for hourly ones, the first hour not rolled up yet."""
+
+    since: datetime
+    until: datetime
+    recent: datetime | None = None
+
+    @property
+    def rolled_up(self) -> datetime:
+        """Where the roll-ups end and the raw samples of the recent hour begin."""
+        return self.until if self.recent is None else max(self.recent, self.since)
+
+
+def _recent(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    since: datetime,
+    until: datetime,
+    hourly: bool,
+) -> datetime | None:
+    """The hour of the last collected interval, while the collector has not rolled
+    it up (it does when the hour is over), if the hourly charts show it."""
+    last = history.latest_interval(conn, target_id) if hourly else None
+    if last is None or not since <= last.ts < until:
+        return None
+    return _hour(last.ts)
+
+
 def _database(
     conn: psycopg.Connection[Any],
     target_id: int,
-    span: tuple[datetime, datetime],
+    span: Span,
     cache: hours.HourCache | None,
 ) -> list[dict[str, Any]]:
     """The database samples the charts draw (hourly roll-ups for long ranges).
 
     Raw samples of the hours before the last collected interval's are packed and
-    final: with ``cache`` they are read once.
+    final: with ``cache`` they are read once. Hourly charts end with the hour being
+    collected, rolled up here from its raw samples.
     """
-    since, until = span
+    since, until, _ = span
     if until - since > HOURLY_ABOVE:
-        found = history.hourly_series(conn, "database", target_id, since, until)
-        return [gather.flat(p) for p in found]
+        found = history.hourly_series(
+            conn, "database", target_id, since, span.rolled_up
+        )
+        rows = [gather.flat(p) for p in found]
+        if span.rolled_up < until:
+            raw = history.series(conn, "database", target_id, span.rolled_up, until,
+                                 columns=DATABASE_COLUMNS)  # fmt: skip
+            rows += roll_up(raw, KINDS["database"].gauges)
+        return rows
 
     def read(start: datetime, end: datetime) -> list[dict[str, Any]]:
         found = history.series(
@@ -223,32 +297,45 @@ def _statements(
     conn: psycopg.Connection[Any],
     target_id: int,
     db: Sequence[Mapping[str, Any]],
-    span: tuple[datetime, datetime],
+    span: Span,
     skip: Sequence[int],
     include_own: bool,
     cache: hours.HourCache | None,
 ) -> list[dict[str, Any]]:
     """Statement totals per sample (raw) or per hour, the database's statements.
 
-    Raw intervals come from the collector's per-cycle totals where it wrote them.
+    Raw intervals come from the collector's per-cycle totals where it wrote them;
+    the hour being collected is summed from them.
     """
     if not db:
         return []
     dbid = int(db[-1]["datid"])
     params = {"dbid": dbid, "exclude": list(skip), "own": include_own}
     key = (target_id, dbid, tuple(skip), include_own)
-    return _cached(conn, "statement", target_id, db, span, params, key, cache)
+    found = _cached(conn, "statement", target_id, db, span, params, key, cache)
+    if span.rolled_up >= span.until:
+        return found
+    recent = gather.rows(conn, "statement_by_ts", target_id=target_id,
+                         since=span.rolled_up, until=span.until, **params)  # fmt: skip
+    return found + hour_totals(recent, ("calls", "total_ms"))
 
 
 def _sizes(
     conn: psycopg.Connection[Any],
     target_id: int,
     db: Sequence[Mapping[str, Any]],
-    span: tuple[datetime, datetime],
+    span: Span,
     cache: hours.HourCache | None,
 ) -> list[dict[str, Any]]:
-    """The total size of the tables per sample (raw) or per hour."""
-    return _cached(conn, "table_size", target_id, db, span, {}, (target_id,), cache)
+    """The total size of the tables per sample (raw) or per hour (for the hour being
+    collected, the largest total of its samples: one row per sample, whatever the
+    number of tables)."""
+    found = _cached(conn, "table_size", target_id, db, span, {}, (target_id,), cache)
+    if span.rolled_up >= span.until:
+        return found
+    recent = gather.rows(conn, "table_size_by_ts", target_id=target_id,
+                         since=span.rolled_up, until=span.until)  # fmt: skip
+    return found + hour_totals(recent, ("total_size_bytes",), summed=False)
 
 
 def _cached(
@@ -256,14 +343,17 @@ def _cached(
     prefix: str,
     target_id: int,
     db: Sequence[Mapping[str, Any]],
-    span: tuple[datetime, datetime],
+    span: Span,
     params: Mapping[str, Any],
     key: tuple[Any, ...],
     cache: hours.HourCache | None,
 ) -> list[dict[str, Any]]:
-    """Rows of ``<prefix>_by_ts`` or ``<prefix>_by_hour``; finished hours cached."""
-    since, until = span
-    hourly = until - since > HOURLY_ABOVE
+    """Rows of ``<prefix>_by_ts`` or ``<prefix>_by_hour``; finished hours cached.
+
+    Hourly rows end where the roll-ups do (``span.rolled_up``).
+    """
+    since, until = span.since, span.rolled_up
+    hourly = span.until - since > HOURLY_ABOVE
     name = f"{prefix}_by_hour" if hourly else f"{prefix}_by_ts"
 
     def read(start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -274,7 +364,10 @@ def _cached(
     if not db:
         return read(since, until)
     # hours before the latest one seen are packed (raw) or rolled up, and final
-    packed = hours.hour_of(db[-1]["ts"]) + (hours.HOUR if hourly else timedelta(0))
+    if span.recent is not None:
+        packed = span.recent
+    else:
+        packed = hours.hour_of(db[-1]["ts"]) + (hours.HOUR if hourly else timedelta(0))
     return hours.by_ts(read, since, until, packed, cache, (name, *key))
 
 

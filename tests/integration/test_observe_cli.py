@@ -40,7 +40,8 @@ def test_metrics_json_matches_the_function(demo_dsn: str) -> None:
     with pg.connect(demo_dsn) as repo:
         expected = performance_metrics(
             repo, collected.target_id, datetime.now(UTC), Settings(),
-            target_name=pg.describe(demo_dsn)).as_dict()  # fmt: skip
+            target_name=pg.describe(demo_dsn), target_dsn=demo_dsn,
+        ).as_dict()  # fmt: skip
     del printed["generated_at"], expected["generated_at"]
     assert printed == expected
     table = CliRunner().invoke(cli(demo_dsn), ["metrics", "--format", "table"])

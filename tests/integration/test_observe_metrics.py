@@ -76,7 +76,8 @@ def test_metrics_of_the_last_interval(demo_dsn: str) -> None:
     collected = collect_with_load(demo_dsn)
     with pg.connect(demo_dsn) as repo:
         m = performance_metrics(repo, collected.target_id, datetime.now(UTC),
-                                Settings(), target_name=TARGET)  # fmt: skip
+                                Settings(), target_name=TARGET,
+                                target_dsn=demo_dsn)  # fmt: skip
     assert m.source == "history" and m.refresh_seconds == 60
     assert m.queries_per_second is not None and m.queries_per_second > 0
     assert m.mean_latency_ms is not None and m.mean_latency_ms > 0
@@ -94,6 +95,7 @@ def test_metrics_of_the_last_interval(demo_dsn: str) -> None:
     pkey = [i for i in m.index_usage if i.index == "Assessment_pkey"]
     assert pkey and pkey[0].scans >= 40 and not pkey[0].unused
     assert any(i.unused for i in m.index_usage)
+    assert m.unused_indexes == sum(1 for i in m.index_usage if i.unused)
     growth = [t for t in m.table_sizes if t.table == "Growth"]
     assert growth and growth[0].rows == 2000 and growth[0].total_size_bytes
     data = m.as_dict()
@@ -122,6 +124,24 @@ def test_timeseries_and_query_history(demo_dsn: str) -> None:
     assert len(charts["table_size_bytes"]["t"]) == 1
     assert one is not None and one["series"]["calls"] == [40]
     assert MARKER in one["query"] and unknown is None
+
+
+def test_the_week_charts_end_with_the_hour_being_collected(demo_dsn: str) -> None:
+    """Hourly charts before the collector has rolled up a single hour."""
+    collected = collect_with_load(demo_dsn)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    with pg.connect(demo_dsn) as repo:
+        week = timeseries(repo, collected.target_id, until - timedelta(days=7), until)
+        m = performance_metrics(repo, collected.target_id, until, Settings())
+    assert m.interval_end is not None and week["resolution"] == "hour"
+    hour = m.interval_end.replace(minute=0, second=0, microsecond=0).timestamp()
+    charts = week["charts"]
+    for name in ("queries_per_second", "mean_latency_ms", "cache_hit_ratio",
+                 "connections", "table_size_bytes"):  # fmt: skip
+        assert charts[name]["t"] == [hour], name
+    assert charts["queries_per_second"]["qps"] == [pytest.approx(m.queries_per_second)]
+    assert charts["connections"]["total"] == [m.active_connections.total]  # type: ignore[union-attr]
+    assert charts["table_size_bytes"]["total_size_bytes"][0] > 0
 
 
 def test_no_history_reads_the_target_live(empty_dsn: str) -> None:
@@ -180,7 +200,9 @@ def test_window_and_cached_hours_read_the_same_numbers(demo_dsn: str) -> None:
         )
         cache = HourCache()
         found = [
-            performance_metrics(repo, collected.target_id, now, Settings(), cache=c)
+            performance_metrics(
+                repo, collected.target_id, now, Settings(), cache=c, target_dsn=demo_dsn
+            )
             for c in (None, cache, cache)
         ]
         with repo.transaction():
@@ -189,6 +211,7 @@ def test_window_and_cached_hours_read_the_same_numbers(demo_dsn: str) -> None:
                 repo, collected.target_id, now, Settings()
             )
     assert found[0].index_usage == found[1].index_usage == found[2].index_usage
+    assert found[0].unused_indexes == found[1].unused_indexes == 0
     pkey = [i for i in found[0].index_usage if i.index == "Assessment_pkey"]
     assert (
         pkey

@@ -130,6 +130,25 @@ def test_recent_last_scan_counts_as_used() -> None:
     assert unused.unused([recent], history(45, {1: 0}, NOW), 30, NOW) == []
 
 
+def test_unused_oids_is_the_findings_definition_over_scans() -> None:
+    """The dashboard's count: the same indexes as the findings, never a key."""
+    plain, busy = ix("plain", ("a",), oid=1), ix("busy", ("b",), oid=2)
+    keys = [
+        ix("pk", ("id",), oid=3, is_primary=True, is_unique=True,
+           backs_constraint=True),
+        ix("uq", ("u",), oid=4, is_unique=True, backs_constraint=True),
+        ix("ex", ("r",), oid=5, method="gist", backs_constraint=True),
+        ix("bad", ("c",), oid=6, is_valid=False),
+        ix("live", ("d",), oid=7, idx_scan=0),
+    ]  # fmt: skip
+    indexes = [plain, busy, *keys]
+    scans = {1: 0, 2: 5, 3: 0, 4: 0, 5: 0, 6: 0}
+    found = unused.unused_oids(indexes, scans, 30, NOW)
+    assert found == {1, 7}
+    full = history(45, scans, NOW - timedelta(days=60))
+    assert {f.index for f in unused.unused(indexes, full, 30, NOW)} == {"plain", "live"}
+
+
 def test_seq_scan_signal() -> None:
     t = TableInfo(1, "public", "Answer", "r", 8192, 8192, 1e6, True, False,
                   seq_scan=500, seq_tup_read=500 * 200_000, idx_scan=10)  # fmt: skip

@@ -70,14 +70,16 @@ NAMES = {
 }  # fmt: skip
 
 
-def test_index_usage_flags_indexes_without_scans() -> None:
+def test_index_usage_flags_the_indexes_index_health_calls_unused() -> None:
     latest = [{"relid": 11, "size_bytes": 8192}, {"relid": 12, "size_bytes": 16384},
               {"relid": 99, "size_bytes": 1}]  # fmt: skip
     totals = {11: {"scans": 7, "tup_read": 9, "tup_fetch": 8}}
-    found = analysis.index_usage(latest, totals, NAMES)
+    found = analysis.index_usage(latest, totals, NAMES, frozenset({12}))
     assert [(i.index, i.scans, i.unused) for i in found] == [
         ("t_idle", 0, True), ("t_pkey", 7, False)]  # fmt: skip
     assert found[1].table == "t" and found[1].tuples_read == 9
+    unknown = analysis.index_usage(latest, totals, NAMES, None)
+    assert [i.unused for i in unknown] == [None, None]
 
 
 def test_growth_needs_an_hour_of_history() -> None:
@@ -163,3 +165,20 @@ def test_finished_hours_are_read_once() -> None:
     assert first == again == [r for r in read(since, until)]
     assert reads[:3] == [(T0, packed), (packed, until), (packed, until)]
     assert hours.by_ts(read, since, until, packed, None, "k") == first
+
+
+def test_the_hour_being_collected_rolls_up_as_the_collector_will() -> None:
+    def point(minute: int, hit: int, conns: int | None) -> history.Point:
+        ts = T0 + timedelta(minutes=minute)
+        values = {"blks_hit": hit, "connections": conns}
+        return history.Point(ts, 60.0, {"datid": 5}, values)
+
+    hour = series.roll_up([point(1, 10, 3), point(2, 5, 7), point(3, 1, None)],
+                   {"connections"})  # fmt: skip
+    assert hour == [{"datid": 5, "ts": T0, "interval_s": 180.0, "blks_hit": 16,
+                     "connections": 7}]  # fmt: skip
+    rows = [{"ts": T0 + timedelta(minutes=m), "calls": c} for m, c in ((1, 2), (2, 3))]
+    assert series.hour_totals(rows, ("calls",)) == [{"ts": T0, "calls": 5}]
+    assert series.hour_totals(rows, ("calls",), summed=False) == [
+        {"ts": T0, "calls": 3}
+    ]

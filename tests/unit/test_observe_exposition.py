@@ -51,6 +51,19 @@ def test_exposition_parses_with_escaped_labels() -> None:
     assert families["pgwarden_connection_utilisation_ratio"].samples[0].value == 10 / 97
     assert "pgwarden_app_cache_hit_ratio" not in families
     assert "pgwarden_table_growth_bytes_per_day" not in families
+    assert "pgwarden_unused_indexes" not in families  # unknown: left out
+
+
+def test_unused_indexes_exported_as_counted() -> None:
+    from dataclasses import replace
+
+    known = replace(sample(), unused_indexes=1)
+    families = {f.name: f for f in text_string_to_metric_families(exposition(known))}
+    assert families["pgwarden_unused_indexes"].samples[0].value == 1
+    unknown = replace(sample(), index_usage=(replace(sample().index_usage[0],
+                                                     unused=None),))  # fmt: skip
+    text = exposition(unknown)
+    assert "pgwarden_index_unused" not in text and "pgwarden_index_scans{" in text
 
 
 def test_escape_label() -> None:

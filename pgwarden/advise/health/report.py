@@ -81,8 +81,21 @@ def render(report: dict[str, Any], fmt: str) -> str:
 def evidence_text(evidence: dict[str, Any]) -> str:
     """The numbers of a finding on one line (definitions left out)."""
     skip = {"definition", "kept_definition", "covering_definition", "advisor"}
-    parts = [f"{k}={v}" for k, v in evidence.items() if k not in skip and v is not None]
+    parts = [
+        f"{k}={_plain(v)}"
+        for k, v in evidence.items()
+        if k not in skip and v is not None
+    ]
     return ", ".join(parts)
+
+
+def _plain(value: Any) -> str:
+    """A list as ``a; b``, a mapping as ``k v`` pairs: never a Python repr."""
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} {_plain(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, list | tuple):
+        return "; ".join(_plain(v) for v in value)
+    return str(value)
 
 
 def generate(

@@ -1,8 +1,10 @@
-"""Unused indexes from pgwarden's own history (no I/O).
+"""Unused indexes from pgwarden's own history (no I/O): the one definition.
 
 An index is unused when the per-interval ``idx_scan`` deltas pgwarden collected over
-the period add up to zero (and, on PostgreSQL 16+, ``last_idx_scan`` is older than
-the period). Deltas are recorded per interval and a statistics reset or a restart
+the period (``index_health.unused_days``) add up to zero (and, on PostgreSQL 16+,
+``last_idx_scan`` is older than the period). :func:`is_unused` decides it for one
+index; the CLI, the reports, the dashboard, the API and ``/metrics`` all count
+through it. Deltas are recorded per interval and a statistics reset or a restart
 only leaves a gap, so the sum is not fooled by counters that went back to zero.
 The finding is *provisional* (severity info) while the history does not cover the
 period, or the index is younger than it; without any history the live counter is
@@ -32,6 +34,33 @@ def _used_recently(ix: IndexInfo, since: datetime) -> bool:
     return ix.last_idx_scan is not None and ix.last_idx_scan >= since
 
 
+def is_unused(ix: IndexInfo, scans_in_period: int | None, since: datetime) -> bool:
+    """Whether ``ix`` counts as unused over the period starting at ``since``.
+
+    Never a primary key, unique, exclusion or foreign-key-referenced index, nor an
+    invalid one (that is its own finding); otherwise no scan in the period:
+    ``scans_in_period`` from pgwarden's history, or the live counter without it.
+    """
+    if ix.protected or not ix.is_valid or _used_recently(ix, since):
+        return False
+    scans = ix.idx_scan if scans_in_period is None else scans_in_period
+    return scans == 0
+
+
+def unused_oids(
+    indexes: Iterable[IndexInfo],
+    scans: Mapping[int, int],
+    period_days: int,
+    now: datetime,
+) -> frozenset[int]:
+    """The oids of the unused indexes, ``scans`` the scans per index oid in the
+    period from pgwarden's history (an index missing from it: its live counter)."""
+    since = now - timedelta(days=period_days)
+    return frozenset(
+        ix.oid for ix in indexes if is_unused(ix, scans.get(ix.oid), since)
+    )
+
+
 def unused(
     indexes: Iterable[IndexInfo],
     history: History | None,
@@ -43,14 +72,13 @@ def unused(
     since = now - timedelta(days=period_days)
     found = []
     for ix in indexes:
-        if ix.protected or not ix.is_valid or _used_recently(ix, since):
-            continue
         usage = history.indexes.get(ix.oid) if history is not None else None
+        scans = usage.values["scans"] if usage is not None else None
+        if not is_unused(ix, scans, since):
+            continue
         if history is not None and usage is not None:
-            if usage.values["scans"] > 0:
-                continue
             found.append(_from_history(ix, history, usage.first_seen, period_days))
-        elif ix.idx_scan == 0:
+        else:
             found.append(_from_counter(ix, stats_reset, now))
     return found
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,18 +82,33 @@ def markdown(data: dict[str, Any], kinds: Sequence[str] | None = None) -> str:
     if not found:
         lines.append("Nothing to report.")
     for n, f in enumerate(found, start=1):
+        query = (
+            [f"- query `{f['queryid']}`: {f['query'][:200]}"]
+            if f["queryid"] is not None
+            else []
+        )
         lines += [
             f"## {n}. {f['kind']} ({f['severity']}), ~{f['saved_ms']:.0f} ms to save",
-            "", f"- query `{f['queryid']}`: {f['query'][:200]}",
-            f"- caller: {f['caller'] or 'unknown'}",
+            "", *query, f"- caller: {f['caller'] or 'unknown'}",
             "- evidence: " + ", ".join(
-                f"{k}={_shown(v)}" for k, v in f["evidence"].items()),
+                f"{k}={_shown(v)}" for k, v in f["evidence"].items() if _known(v)),
             f"- fix: {f['fix']}", "",
         ]  # fmt: skip
     lines += [f"- note: {n}" for n in data["notes"]]
     return "\n".join(lines) + "\n"
 
 
-def _shown(value: Any) -> Any:
-    """Nested evidence (callers, sources) as compact JSON."""
-    return json.dumps(value) if isinstance(value, dict | list) else value
+def _known(value: Any) -> bool:
+    """Evidence worth a word: not missing, not an empty list or mapping."""
+    return value is not None and value != {} and value != []
+
+
+def _shown(value: Any) -> str:
+    """Nested evidence (callers, sources) for people: ``name (key value, …)``,
+    lists comma-separated, missing and empty parts left out."""
+    if isinstance(value, dict):
+        parts = [f"{k} {_shown(v)}" for k, v in value.items() if _known(v)]
+        return "(" + ", ".join(parts) + ")"
+    if isinstance(value, list | tuple):
+        return "; ".join(_shown(v) for v in value if _known(v))
+    return str(value)

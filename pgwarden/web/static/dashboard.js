@@ -8,6 +8,7 @@
   window.pgwarden = state;
   const $ = (id) => document.getElementById(id);
   const COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed"];
+  const RANGE_S = { "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800 };
 
   function token() { return sessionStorage.getItem(KEY); }
 
@@ -20,7 +21,8 @@
     $("login-error").textContent = message || "";
   }
 
-  async function api(path) {
+  /* GET a JSON resource; with orNone, a 404 (no history for the target yet) is null. */
+  async function api(path, orNone) {
     const response = await fetch(path, {
       headers: { Authorization: "Bearer " + token() },
       cache: "no-store",
@@ -29,6 +31,7 @@
       showLogin("The token was refused.");
       throw new Error("unauthorized");
     }
+    if (orNone && response.status === 404) return null;
     if (!response.ok) {
       throw new Error(path + ": " + response.status);
     }
@@ -108,6 +111,7 @@
       card("connections", fmt(c.total) + " / " + fmt(c.max)),
       card("utilisation", ratio(c.utilisation)),
       card("slow queries / min", fmt(slow.total)),
+      card("unused indexes", fmt(m.unused_indexes)),
     );
     const own = m.own_statements || {};
     const left = own.excluded && own.statements
@@ -118,34 +122,77 @@
     $("updated").textContent = "updated " + new Date(m.generated_at).toLocaleTimeString();
   }
 
-  function draw(name, element, chart, names, opts, yFormat) {
-    const data = [chart.t, ...names.map((n) => chart[n])];
+  const hasValue = (values) => (values || []).some((v) => v !== null && v !== undefined);
+
+  /* The empty-state line of a chart: shown, with its text, or hidden. */
+  function emptyNote(element, text) {
+    let note = element.parentElement.querySelector(".empty");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "empty";
+      element.before(note);
+    }
+    note.textContent = text || "";
+    note.hidden = !text;
+  }
+
+  /* One uPlot chart over the selected window [since, until] (epoch seconds).
+     Without two distinct times (no point, or one) the time axis spans the window,
+     not uPlot's padding of years around one instant. */
+  function draw(name, element, chart, names, view) {
+    const data = [chart.t, ...names.map((n) => chart[n] || [])];
     const old = state.charts[name];
     if (old) old.destroy();
+    const empty = !names.some((n) => hasValue(chart[n]));
+    emptyNote(element, empty ? view.emptyText : "");
     const width = Math.max(element.clientWidth || 500, 300);
     const series = [{}, ...names.map((n, i) => ({
       label: n, stroke: COLORS[i % COLORS.length], width: 2,
-      points: { show: true, size: 4 }, spanGaps: false, ...(opts || {}),
+      points: { show: true, size: 4 }, spanGaps: false,
     }))];
-    const config = { width, height: 200, series };
-    if (yFormat) config.axes = [{}, { size: 80, values: (u, vals) => vals.map(yFormat) }];
+    const span = (u, min, max) => (new Set((u.data || [[]])[0]).size < 2 ||
+      min === null || max === null || min === max ? [view.since, view.until]
+      : [min, max]);
+    const scales = { x: { time: true, range: span } };
+    if (empty) scales.y = { range: [0, 1] };
+    const config = { width, height: 200, series, scales };
+    if (view.yFormat) {
+      config.axes = [{}, { size: 80, values: (u, vals) => vals.map(view.yFormat) }];
+    }
     state.charts[name] = new uPlot(config, data, element);
   }
 
-  function renderCharts(ts) {
-    const c = ts.charts;
-    draw("qps", $("chart-qps"), c.queries_per_second, ["qps"]);
-    draw("latency", $("chart-latency"), c.mean_latency_ms, ["mean_ms"]);
-    draw("cache", $("chart-cache"), c.cache_hit_ratio, ["ratio"]);
-    draw("connections", $("chart-connections"), c.connections,
-      ["total", "active", "idle", "idle_in_transaction"]);
-    draw("slow", $("chart-slow"), c.slow_queries_per_minute,
-      ["warning", "critical", "emergency"]);
-    draw("size", $("chart-size"), c.table_size_bytes, ["total_size_bytes"], null, bytes);
+  /* The window shown: the one the API answered for, else the selected range. */
+  function viewOf(ts, range) {
+    const until = ts ? Date.parse(ts.until) / 1000 : Date.now() / 1000;
+    const since = ts ? Date.parse(ts.since) / 1000 : until - RANGE_S[range];
+    const every = (state.lastMetrics || {}).collect_interval_seconds || 60;
+    return { since, until,
+      emptyText: "No data yet for this range — pgwarden collects every " + every + " s" };
+  }
+
+  const NO_CHARTS = { t: [] };
+
+  function renderCharts(ts, range) {
+    const c = ts ? ts.charts : {};
+    const view = viewOf(ts, range);
+    const collected = hasValue((c.connections || NO_CHARTS).total);
+    const slowView = { ...view,
+      emptyText: collected ? "No slow queries in this range" : view.emptyText };
+    draw("qps", $("chart-qps"), c.queries_per_second || NO_CHARTS, ["qps"], view);
+    draw("latency", $("chart-latency"), c.mean_latency_ms || NO_CHARTS, ["mean_ms"],
+      view);
+    draw("cache", $("chart-cache"), c.cache_hit_ratio || NO_CHARTS, ["ratio"], view);
+    draw("connections", $("chart-connections"), c.connections || NO_CHARTS,
+      ["total", "active", "idle", "idle_in_transaction"], view);
+    draw("slow", $("chart-slow"), c.slow_queries_per_minute || NO_CHARTS,
+      ["warning", "critical", "emergency"], slowView);
+    draw("size", $("chart-size"), c.table_size_bytes || NO_CHARTS, ["total_size_bytes"],
+      { ...view, yFormat: bytes });
   }
 
   async function renderTop() {
-    const top = await api("/api/admin/top-queries?by=" + $("top-by").value);
+    const top = await api("/api/admin/top-queries?by=" + $("top-by").value, true) || [];
     fillTable("top-queries", top, [
       [(q) => q.query.replace(/\s+/g, " "), "query"], [(q) => fmt(q.calls)],
       [(q) => fmt(q.mean_ms, 3)], [(q) => fmt(q.max_ms, 3)],
@@ -161,8 +208,12 @@
     ]);
     fillTable("indexes", m.index_usage, [
       [(i) => i.index], [(i) => i.table || ""], [(i) => fmt(i.scans)],
-      [(i) => bytes(i.size_bytes)], [(i) => (i.unused ? "unused" : "")],
+      [(i) => bytes(i.size_bytes)],
+      [(i) => (i.unused === null ? "unknown" : i.unused ? "unused" : "")],
     ]);
+    $("indexes-summary").textContent = m.unused_indexes === null ||
+      m.unused_indexes === undefined ? "" : "(" + m.unused_indexes +
+      " unused: no scan in " + m.index_window_days + " days)";
   }
 
   async function drill(queryid) {
@@ -172,7 +223,8 @@
     $("drilldown").hidden = false;
     $("drill-id").textContent = q.queryid;
     $("drill-text").textContent = q.query;
-    draw("query", $("chart-query"), q.series, ["mean_ms", "calls_per_second"]);
+    draw("query", $("chart-query"), q.series, ["mean_ms", "calls_per_second"],
+      viewOf(q, range));
     fillTable("drill-slow", q.slow_executions, [
       [(s) => new Date(s.ts).toLocaleString()], [(s) => fmt(s.duration_ms, 1)],
       [(s) => s.severity], [(s) => s.source], [(s) => s.caller || ""],
@@ -308,13 +360,14 @@
   async function load() {
     const alerts = refreshAlerts();
     try {
+      const range = $("range").value;
       const [m, ts] = await Promise.all([
         api("/api/admin/performance-metrics"),
-        api("/api/admin/timeseries?range=" + $("range").value),
+        api("/api/admin/timeseries?range=" + range, true),
       ]);
       state.lastMetrics = m;
       renderCards(m);
-      renderCharts(ts);
+      renderCharts(ts, range);
       renderTables(m);
       await renderTop();
       await alerts;
