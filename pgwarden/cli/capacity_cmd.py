@@ -27,16 +27,16 @@ def _baseline(rt: Runtime) -> Any:
 
     name = rt.target_name()
     timeout = rt.settings.statement_timeout_ms
+    cap = rt.settings.capacity
     with pg.connect(rt.repository_dsn(), statement_timeout_ms=timeout) as repo:
         found = target_of(repo, name)
         with pg.connect(rt.target_dsn(), statement_timeout_ms=timeout) as target:
-            gathered = inputs(repo, target, found, name, datetime.now(UTC))
-    return build_baseline(gathered, rt.settings.capacity.min_history_days)
+            gathered = inputs(repo, target, found, name, datetime.now(UTC), cap)
+    return build_baseline(gathered, cap)
 
 
 def _fmt(rt: Runtime, fmt: str | None) -> str:
-    chosen = rt.output_format(fmt, default="md")
-    return "json" if chosen == "json" else "md"
+    return rt.output_format(fmt, default="md", allowed=("json", "md"))
 
 
 @app.command("baseline")

@@ -1,19 +1,22 @@
 """Track 3: capacity planning and partitioning advice.
 
-Analysis (:mod:`.trend`, :mod:`.baseline`, :mod:`.project`) takes rows and returns
-results; :mod:`.gather` reads pgwarden's history and the target; :mod:`.xlsx` and
-:mod:`.report` render; :mod:`.partitions` advises partitioning of large tables.
+Analysis (:mod:`.trend`, :mod:`.evidence`, :mod:`.baseline`, :mod:`.project`) takes
+rows and returns results; :mod:`.gather` reads pgwarden's history and the target
+(with the creation times of its largest tables when the history is short);
+:mod:`.xlsx` and :mod:`.report` render; :mod:`.partitions` advises partitioning of
+large tables.
 """
 
 from pgwarden.plan import xlsx
 from pgwarden.plan.baseline import build_baseline
 from pgwarden.plan.gather import inputs, target_of
-from pgwarden.plan.project import Assumptions, parse_months, usl_of
+from pgwarden.plan.project import Assumptions, NoGrowthEvidence, parse_months, usl_of
 from pgwarden.plan.project import project as project_capacity
 from pgwarden.plan.report import baseline_md, projection_md
 
 __all__ = [
     "Assumptions",
+    "NoGrowthEvidence",
     "baseline_md",
     "build_baseline",
     "inputs",

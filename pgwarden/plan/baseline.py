@@ -1,8 +1,9 @@
 """The capacity baseline: where the database stands and how fast it grows.
 
 :func:`build_baseline` takes the rows the gather functions read (pgwarden's
-history per UTC day, the target's settings and storage) and returns a
-:class:`Baseline`; it does no I/O.
+history per UTC day, the target's settings, storage and growth evidence) and
+returns a :class:`Baseline`; it does no I/O. Where its growth comes from is
+decided in :mod:`.growth`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pgwarden.plan.trend import Trend, trend
+from pgwarden.config import CapacitySettings
+from pgwarden.plan.evidence import Evidence, Window
+from pgwarden.plan.evidence import rows_of as _rows_of
+from pgwarden.plan.growth import Sources, choose, history_of
+from pgwarden.plan.trend import Trend, trend, unknown
 
 TENANT_COLUMNS = ("tenantId", "tenant_id", "tenantid")
 USER_COLUMNS = ("userId", "user_id", "userid")
@@ -39,6 +44,12 @@ class Inputs:
     storage: Sequence[Row]
     buffercache: Row | None
     buffercache_reason: str | None = None
+    #: database size samples in the history window
+    history_samples: int = 0
+    #: the days creation timestamps were counted over; None when not read
+    evidence_window: Window | None = None
+    #: per table read: relid, column, sample_pct, counts [(day, rows)], reason
+    created: Sequence[Row] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,10 @@ class Baseline:
     notes: tuple[str, ...] = field(default=())
     #: (UTC day, database size at its maximum that day)
     daily: tuple[tuple[datetime, int], ...] = field(default=())
+    history_samples: int = 0
+    #: whether pgwarden's history is long enough to take growth from
+    history_usable: bool = False
+    history_note: str = ""
 
     @property
     def index_overhead(self) -> float | None:
@@ -120,8 +135,11 @@ class Baseline:
             "history": {
                 "from": self.history_from,
                 "days": round(self.history_days, 2),
+                "samples": self.history_samples,
                 "min_days": self.min_history_days,
                 "needs_days": round(self.needs_days, 1),
+                "usable": self.history_usable,
+                "note": self.history_note,
             },
             "database": {
                 "size_bytes": self.database_bytes,
@@ -174,8 +192,21 @@ def _series(rows: Sequence[Row], column: str) -> list[tuple[datetime, float]]:
     return [(r["ts"], float(r[column])) for r in rows if r.get(column) is not None]
 
 
+def _history_trends(
+    daily: Sequence[Row], ends: Sequence[Row], min_days: float
+) -> tuple[Trend, Trend]:
+    return (
+        trend(
+            _series(daily, "total_size_bytes"),
+            _series(ends, "total_size_bytes"),
+            min_days,
+        ),
+        trend(_series(daily, "n_live_tup"), _series(ends, "n_live_tup"), min_days),
+    )
+
+
 def _table(
-    storage: Row, daily: Sequence[Row], ends: Sequence[Row], min_days: float
+    storage: Row, daily: Sequence[Row], growth: tuple[Trend, Trend]
 ) -> TableBaseline:
     return TableBaseline(
         schema=storage["schema_name"],
@@ -183,15 +214,9 @@ def _table(
         total_bytes=int(storage["total_bytes"]),
         heap_bytes=int(storage["heap_bytes"]),
         index_bytes=int(storage["index_bytes"]),
-        rows=int(max(storage["n_live_tup"] or 0, storage["reltuples"] or 0)),
-        size=trend(
-            _series(daily, "total_size_bytes"),
-            _series(ends, "total_size_bytes"),
-            min_days,
-        ),
-        row_growth=trend(
-            _series(daily, "n_live_tup"), _series(ends, "n_live_tup"), min_days
-        ),
+        rows=_rows_of(storage),
+        size=growth[0],
+        row_growth=growth[1],
         scales_with=scales_with(storage["columns"], storage["rel_name"]),
         inserts=sum(int(r["n_tup_ins"] or 0) for r in daily),
         updates=sum(int(r["n_tup_upd"] or 0) for r in daily),
@@ -204,29 +229,59 @@ def _count_of(tables: Sequence[TableBaseline], names: Sequence[str]) -> int | No
     return found[0] if found else None
 
 
-def build_baseline(inputs: Inputs, min_days: float) -> Baseline:
-    """The baseline of one target from its gathered rows."""
+def _tables(
+    inputs: Inputs, cap: CapacitySettings, evidence: Evidence | None
+) -> tuple[TableBaseline, ...]:
     by_relid: dict[int, list[Row]] = {}
     for row in inputs.table_daily:
         by_relid.setdefault(int(row["relid"]), []).append(row)
     ends: dict[int, list[Row]] = {}
     for row in inputs.table_ends:
         ends.setdefault(int(row["relid"]), []).append(row)
-    tables = tuple(
-        _table(
-            s,
-            by_relid.get(int(s["relid"]), []),
-            ends.get(int(s["relid"]), []),
-            min_days,
-        )
-        for s in inputs.storage
+    flat = unknown(
+        "no growth evidence for this table: taken as not growing"
+        if evidence is not None and evidence.tables
+        else "growth unknown"
     )
+    found = []
+    for s in inputs.storage:
+        relid = int(s["relid"])
+        daily = by_relid.get(relid, [])
+        if evidence is None:
+            growth = _history_trends(daily, ends.get(relid, []), cap.min_history_days)
+        elif relid in evidence.skipped:
+            why = unknown(
+                f"no rate from creation timestamps ({evidence.skipped[relid]}): "
+                "taken as not growing"
+            )
+            growth = (why, why)
+        else:
+            growth = evidence.tables.get(relid, (flat, flat))
+        found.append(_table(s, daily, growth))
+    return tuple(found)
+
+
+def build_baseline(inputs: Inputs, cap: CapacitySettings) -> Baseline:
+    """The baseline of one target from its gathered rows."""
+    history = history_of(
+        trend(
+            _series(inputs.database_daily, "size_bytes"),
+            _series(inputs.database_ends, "size_bytes"),
+            cap.min_history_days,
+        ),
+        inputs.history_samples,
+        cap,
+    )
+    sources = Sources(
+        storage=inputs.storage,
+        created=inputs.created,
+        window=inputs.evidence_window,
+        stats_reset=inputs.settings.get("stats_reset"),
+        now=inputs.generated_at,
+    )
+    database, evidence = choose(history, sources, cap)
+    tables = _tables(inputs, cap, evidence)
     settings = inputs.settings
-    database = trend(
-        _series(inputs.database_daily, "size_bytes"),
-        _series(inputs.database_ends, "size_bytes"),
-        min_days,
-    )
     usable = int(settings["max_connections"]) - int(settings["reserved_connections"])
     peak_conns = _max(inputs.database_daily, "connections")
     hit, read = (
@@ -234,22 +289,24 @@ def build_baseline(inputs: Inputs, min_days: float) -> Baseline:
         for c in ("blks_hit", "blks_read")
     )
     working, used, note = _working_set(inputs, int(settings["block_size"]))
-    history_days = database.span_days
-    notes = [database.note] if database.method != "regression" else []
+    qps = trend(_series(inputs.rate_daily, "peak_qps"), [], cap.min_history_days)
+    if qps.method != "regression" and not history.usable:
+        qps = unknown(f"peak rate growth unknown: {history.note}", qps.needs_days)
+    notes = [database.note] if database.method in ("two-point", "none") else []
     if inputs.peak.get("peak_qps") is None:
         notes.append("no statement totals collected yet: peak rate unknown")
     return Baseline(
         target=inputs.target,
         generated_at=inputs.generated_at,
         history_from=inputs.first_ts,
-        history_days=history_days,
-        min_history_days=min_days,
+        history_days=history.database.span_days,
+        min_history_days=cap.min_history_days,
         database_bytes=int(settings["database_bytes"]),
         database=database,
         tables=tables,
         peak_qps=inputs.peak.get("peak_qps"),
         peak_qps_at=inputs.peak.get("peak_ts"),
-        qps=trend(_series(inputs.rate_daily, "peak_qps"), [], min_days),
+        qps=qps,
         mean_statement_ms=inputs.peak.get("mean_ms"),
         peak_connections=peak_conns,
         usable_connections=usable,
@@ -268,6 +325,9 @@ def build_baseline(inputs: Inputs, min_days: float) -> Baseline:
         tenants=_count_of(tables, TENANT_TABLES),
         notes=tuple(notes),
         daily=tuple((r["day"], int(r["size_bytes"])) for r in inputs.database_daily),
+        history_samples=history.samples,
+        history_usable=history.usable,
+        history_note=history.note,
     )
 
 

@@ -1,7 +1,8 @@
 """Projections: sizes at future horizons, the pool, memory and threshold dates.
 
 Everything here is arithmetic over a :class:`Baseline`; the spreadsheet
-(:mod:`pgwarden.plan.xlsx`) writes the same arithmetic as formulas.
+(:mod:`pgwarden.plan.xlsx`) writes the same arithmetic as formulas. A baseline
+whose growth is unknown is not projected (:class:`NoGrowthEvidence`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pgwarden.errors import TargetError
 from pgwarden.plan.baseline import Baseline, TableBaseline
 from pgwarden.plan.trend import Trend
 
@@ -20,6 +22,10 @@ DAYS_PER_MONTH = 30.44
 SHARED_BUFFERS_SHARE = 0.25
 #: connection utilisation above which the alert fires (alerts.connection_...)
 DISK_SHARE = 0.8
+
+
+class NoGrowthEvidence(TargetError):
+    """Nothing shows how fast the database grows yet; there is nothing to project."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +54,30 @@ def table_size_at(table: TableBaseline, days: float, users_x: float) -> float:
     return on_trend * (users_x if table.scales_with else 1.0)
 
 
-def crossing(trend: Trend, current: float, threshold: float, now: datetime) -> Any:
-    """When ``trend`` reaches ``threshold``: a date, ``already`` or ``never``."""
+def crossing(
+    trend: Trend, current: float, threshold: float, now: datetime, months: int
+) -> dict[str, Any]:
+    """Whether ``threshold`` is crossed now, or when ``trend`` is expected to cross it.
+
+    Crossed only when the current value is at or above it. Otherwise the projected
+    date when the trend gets there within ``months``, or "not within N months".
+    """
     if current >= threshold:
-        return "already"
-    if not trend.per_day or trend.per_day <= 0:
-        return "not on the current trend"
-    days = (threshold - current) / trend.per_day
-    if days > 365 * 100:
-        return "not within 100 years"
-    return (now + timedelta(days=days)).date().isoformat()
+        return {"crossed": True, "expected": None, "in_days": 0.0, "when": "crossed"}
+    later: dict[str, Any] = {"crossed": False, "expected": None, "in_days": None}
+    if trend.per_day is None:
+        return later | {"when": "growth unknown"}
+    days = (threshold - current) / trend.per_day if trend.per_day > 0 else math.inf
+    if days > months * DAYS_PER_MONTH:
+        return later | {"when": f"not within {months} months"}
+    date = (now + timedelta(days=days)).date().isoformat()
+    soon = "less than a day" if days < 1 else f"{days:.0f} days"
+    return {
+        "crossed": False,
+        "expected": date,
+        "in_days": round(days, 1),
+        "when": f"projected {date} (in {soon})",
+    }
 
 
 def usl_check(report: Mapping[str, Any] | None, pool: int) -> dict[str, Any] | None:
@@ -109,6 +129,7 @@ class Projection:
                 "memory_bytes": self.memory["ram_bytes"],
                 "disk_bytes": a.disk_bytes,
             },
+            "growth": self.baseline.database.as_dict(),
             "growth_note": self.baseline.database.note,
             "horizons": list(self.horizons),
             "pool": self.pool,
@@ -127,14 +148,21 @@ def _horizon(b: Baseline, months: int, users_x: float) -> dict[str, Any]:
         )
         for t in b.tables
     }
-    db = b.database.value_at(days, float(b.database_bytes)) or 0.0
+    now = float(b.database_bytes)
+    db = b.database.value_at(days, now) or 0.0
     other = max(0.0, db - sum(on for on, _ in tables.values()))
     overhead = b.index_overhead or 0.0
     at_users = other + sum(x for _, x in tables.values())
+    low, high = (
+        None if rate is None else round(max(0.0, now + rate * days))
+        for rate in (b.database.low, b.database.high)
+    )
     return {
         "months": months,
         "days": round(days, 1),
         "database_bytes": round(db),
+        "database_bytes_low": low,
+        "database_bytes_high": high,
         "database_bytes_at_users_x": round(at_users),
         "index_bytes_at_users_x": round(at_users * overhead / (1 + overhead)),
         "tables": [
@@ -198,63 +226,67 @@ def _memory(b: Baseline, a: Assumptions, pool_x: int | None) -> dict[str, Any]:
 
 
 def _thresholds(b: Baseline, a: Assumptions, memory: Mapping[str, Any]) -> list[Any]:
-    now = b.generated_at
     size = float(b.database_bytes)
-    found = [
-        _limit("database larger than RAM", b.database, size, memory["ram_bytes"], now),
-        _limit(
+    limits: list[tuple[str, Trend, float, float]] = [
+        ("database larger than RAM", b.database, size, memory["ram_bytes"]),
+        (
             "database larger than shared_buffers",
             b.database,
             size,
             b.shared_buffers_bytes,
-            now,
         ),
     ]
     if a.disk_bytes:
-        found.append(
-            _limit(
+        limits.append(
+            (
                 f"database above {DISK_SHARE:.0%} of the disk",
                 b.database,
                 size,
                 a.disk_bytes * DISK_SHARE,
-                now,
             )
         )
     if b.peak_qps is not None and b.mean_statement_ms:
         usable = b.usable_connections * a.connection_alert_pct / 100
         limit_qps = usable / (b.mean_statement_ms / 1000) / a.headroom
-        found.append(
-            _limit(
+        limits.append(
+            (
                 f"pool above {a.connection_alert_pct:.0f} % of usable connections",
                 b.qps,
                 b.peak_qps,
                 limit_qps,
-                now,
             )
         )
     for t in b.tables:
         if t.rows and t.row_growth.per_day and t.row_growth.per_day > 0:
-            found.append(
-                _limit(
+            limits.append(
+                (
                     f"{t.name} above {a.partition_min_rows:,} rows "
                     "(partitioning advised)",
                     t.row_growth,
                     t.rows,
                     a.partition_min_rows,
-                    now,
                 )
             )
-    return found
+    months = max(a.months, default=0)
+    return [
+        _limit(name, trend, current, limit, b.generated_at, months)
+        for name, trend, current, limit in limits
+    ]
 
 
 def _limit(
-    name: str, trend: Trend, current: float, threshold: float, now: datetime
+    name: str,
+    trend: Trend,
+    current: float,
+    threshold: float,
+    now: datetime,
+    months: int,
 ) -> dict[str, Any]:
     return {
         "threshold": name,
         "current": round(current, 3),
         "limit": round(threshold),
-        "crossed": crossing(trend, current, threshold, now),
+        **crossing(trend, current, threshold, now, months),
         "trend": trend.method,
     }
 
@@ -262,6 +294,12 @@ def _limit(
 def project(
     b: Baseline, a: Assumptions, load: Mapping[str, Any] | None = None
 ) -> Projection:
+    """The projection of ``b`` under ``a``; refused when its growth is unknown."""
+    if b.database.per_day is None:
+        raise NoGrowthEvidence(
+            f"cannot project {b.target}: growth unknown: {b.database.note}; keep "
+            "pgwarden collect running (pgwarden worker does) and try again"
+        )
     pool = _pool(b, a, load)
     memory = _memory(b, a, pool.get("pool_at_users_x"))
     return Projection(

@@ -7,23 +7,19 @@ from typing import Any
 
 from pgwarden.plan.baseline import Baseline
 from pgwarden.plan.project import Projection
-
-UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
-
-
-def size(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    amount = float(value)
-    for unit in UNITS:
-        if abs(amount) < 1024 or unit == UNITS[-1]:
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} PB"
+from pgwarden.plan.trend import Trend
+from pgwarden.plan.units import size
 
 
 def _growth(per_day: float | None) -> str:
     return "unknown" if per_day is None else f"{size(per_day)}/day"
+
+
+def _range(trend: Trend) -> str:
+    """``1.0 MB to 2.0 MB/day``: the spread of the rates the evidence shows."""
+    if trend.low is None or trend.high is None:
+        return ""
+    return f"{size(trend.low)} to {size(trend.high)}/day"
 
 
 def _num(value: float | None, fmt: str = ".2f") -> str:
@@ -48,7 +44,7 @@ def baseline_md(b: Baseline) -> str:
         f"# Capacity baseline of {b.target}",
         "",
         f"- database size: {size(b.database_bytes)}",
-        f"- growth: {_growth(db.per_day)} ({db.note})",
+        f"- growth: {_growth(db.per_day)}, method {db.method}: {db.note}",
         f"- peak statements per second: {_num(b.peak_qps)} "
         f"(highest collection interval, at {b.peak_qps_at or 'n/a'})",
         f"- mean statement time: {_num(b.mean_statement_ms, '.3f')} ms",
@@ -68,7 +64,8 @@ def baseline_md(b: Baseline) -> str:
             size(t.total_bytes),
             size(t.index_bytes),
             t.rows,
-            f"{size(t.size.per_day)}/day",
+            _growth(t.size.per_day),
+            _range(t.size),
             t.size.method,
             _num(t.size.r2),
             _num(t.row_growth.per_day, ".1f"),
@@ -83,6 +80,7 @@ def baseline_md(b: Baseline) -> str:
             "indexes",
             "rows",
             "growth",
+            "range",
             "method",
             "R²",
             "rows/day",
@@ -95,11 +93,13 @@ def baseline_md(b: Baseline) -> str:
 
 def projection_md(p: Projection) -> str:
     a, pool, mem = p.assumptions, p.pool, p.memory
+    db = p.baseline.database
     lines = [
         f"# Capacity projection of {p.baseline.target}",
         "",
-        f"Users x{a.users_x:g}, headroom {a.headroom_pct:g} %. Growth: "
-        f"{p.baseline.database.note}.",
+        f"Users x{a.users_x:g}, headroom {a.headroom_pct:g} %.",
+        "",
+        f"Growth: {_growth(db.per_day)}, method **{db.method}**: {db.note}.",
         "",
         "## Sizes",
         "",
@@ -108,6 +108,7 @@ def projection_md(p: Projection) -> str:
         (
             h["months"],
             size(h["database_bytes"]),
+            _between(h["database_bytes_low"], h["database_bytes_high"]),
             size(h["database_bytes_at_users_x"]),
             size(h["index_bytes_at_users_x"]),
         )
@@ -117,6 +118,7 @@ def projection_md(p: Projection) -> str:
         [
             "months",
             "database on trend",
+            "range",
             f"at users x{a.users_x:g}",
             "index storage at users x",
         ],
@@ -155,8 +157,12 @@ def projection_md(p: Projection) -> str:
         "",
     ]
     trows = [
-        (t["threshold"], t["current"], t["limit"], t["crossed"], t["trend"])
+        (t["threshold"], t["current"], t["limit"], t["when"], t["trend"])
         for t in p.thresholds
     ]
     lines += _table(["threshold", "now", "limit", "crossed", "trend"], trows)
     return "\n".join(lines) + "\n"
+
+
+def _between(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f"{size(low)} to {size(high)}"

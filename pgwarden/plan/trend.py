@@ -1,10 +1,12 @@
 """Growth trends: least-squares regression over daily values, or two points.
 
-A trend is a regression (slope per day, R², the span of data) when the history
-spans at least ``min_days`` with at least three daily values; with less it is the
-difference between the first and the last sample, marked ``method="two-point"``;
-with fewer than two samples there is no trend at all. Either way ``needs_days``
-says how much more history a regression needs.
+A trend is a regression (slope per day, R², the span of data, the range of the
+day-to-day rates) when the history spans at least ``min_days`` with at least three
+daily values; with less it is the difference between the first and the last
+sample, marked ``method="two-point"``; with fewer than two samples there is no
+trend at all. Either way ``needs_days`` says how much more history a regression
+needs. Growth read from the target itself (:mod:`pgwarden.plan.evidence`) is a
+trend too, with its own method and a ``detail`` that states it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from pgwarden.plan.units import span as _span
+
 DAY_S = 86400.0
-Method = Literal["regression", "two-point", "none"]
+Method = Literal[
+    "regression", "two-point", "creation-timestamps", "insert-counters", "none"
+]
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,16 @@ class Trend:
     last: float | None
     last_ts: datetime | None
     needs_days: float
+    #: the lowest and the highest rate the evidence shows, per day
+    low: float | None = None
+    high: float | None = None
+    #: what the trend rests on, in words, when more than the method says it
+    detail: str = ""
 
     @property
     def note(self) -> str:
+        if self.detail:
+            return self.detail
         if self.method == "regression":
             return (
                 f"regression over {self.points} days ({self.span_days:.1f} days of "
@@ -103,12 +116,27 @@ class Trend:
             "first": self.first,
             "last": self.last,
             "needs_days": round(self.needs_days, 1),
+            "low": self.low,
+            "high": self.high,
             "note": self.note,
         }
 
 
-def _span(days: float) -> str:
-    return f"{days:.1f} days" if days >= 1 else f"{days * 24:.1f} hours"
+def unknown(detail: str, needs_days: float = 0.0, last: float | None = None) -> Trend:
+    """No trend, and why."""
+    return Trend(
+        "none", None, None, 0.0, 0, None, last, None, needs_days, detail=detail
+    )
+
+
+def regression_possible(daily_values: int, span_days: float, min_days: float) -> bool:
+    """Whether a history of this shape is regressed rather than differenced."""
+    return span_days >= min_days and daily_values >= 3
+
+
+def _daily_rates(xs: Sequence[float], ys: Sequence[float]) -> list[float]:
+    steps = zip(xs, xs[1:], ys, ys[1:], strict=False)
+    return [(y1 - y0) / (x1 - x0) for x0, x1, y0, y1 in steps if x1 > x0]
 
 
 def trend(
@@ -128,11 +156,13 @@ def trend(
     span = (last_ts - first_ts).total_seconds() / DAY_S
     needs = max(0.0, min_days - span)
     last = samples[-1][1]
-    if span >= min_days and len(daily) >= 3:
+    if regression_possible(len(daily), span, min_days):
         x0 = daily[0][0]
         xs = [(ts - x0).total_seconds() / DAY_S for ts, _ in daily]
-        fit = linear_fit(xs, [v for _, v in daily])
+        ys = [v for _, v in daily]
+        fit = linear_fit(xs, ys)
         r2 = fit.r2 if math.isfinite(fit.r2) else 0.0
+        rates = _daily_rates(xs, ys)
         return Trend(
             "regression",
             fit.slope,
@@ -143,6 +173,8 @@ def trend(
             last,
             last_ts,
             0.0,
+            low=min(rates) if rates else None,
+            high=max(rates) if rates else None,
         )
     if span <= 0:
         return Trend(

@@ -1,10 +1,11 @@
 """The capacity spreadsheet: a working model, not a dump.
 
 ``Inputs`` holds every assumption in editable cells (users multiplier, headroom,
-growth rates, horizons). ``Tables`` and ``Database`` compute the projections with
-formulas that reference those cells, so changing an input recomputes the model in
-any spreadsheet application. ``Baseline`` holds the measured data the inputs came
-from; two charts show the projected sizes.
+growth rates and their range, horizons) and says where the growth comes from.
+``Tables`` and ``Database`` compute the projections with formulas that reference
+those cells, so changing an input recomputes the model in any spreadsheet
+application. ``Baseline`` holds the measured data the inputs came from; two charts
+show the projected sizes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ CELLS = {
     "ram_bytes": "B10",
     "index_overhead": "B11",
     "days_per_month": "B12",
+    "database_growth_low_per_day": "B13",
+    "database_growth_high_per_day": "B14",
 }
+#: how the growth was measured, and on what evidence (text, not inputs)
+METHOD_CELL = "B15"
+EVIDENCE_CELL = "B16"
 LABELS = {
     "users_x": ("Users multiplier", "x"),
     "headroom_pct": ("Headroom", "%"),
@@ -45,9 +51,11 @@ LABELS = {
     "ram_bytes": ("RAM", "bytes"),
     "index_overhead": ("Index bytes per heap byte", "ratio"),
     "days_per_month": ("Days per month", "days"),
+    "database_growth_low_per_day": ("Database growth, lowest rate seen", "bytes/day"),
+    "database_growth_high_per_day": ("Database growth, highest rate seen", "bytes/day"),
 }
-HORIZON_ROW = 15
-TABLE_HEADER_ROW = 17
+HORIZON_ROW = 19
+TABLE_HEADER_ROW = 21
 SHEETS = ("Inputs", "Tables", "Database", "Baseline")
 
 
@@ -66,8 +74,13 @@ def horizon_ref(i: int) -> str:
     return f"Inputs!${get_column_letter(2 + i)}${HORIZON_ROW}"
 
 
+def _spread(value: float | None, growth: float | None) -> float:
+    return (growth or 0.0) if value is None else value
+
+
 def _inputs(ws: Any, p: Projection) -> None:
     b, pool, mem = p.baseline, p.pool, p.memory
+    db = b.database
     values = {
         "users_x": p.assumptions.users_x,
         "headroom_pct": p.assumptions.headroom_pct,
@@ -80,11 +93,22 @@ def _inputs(ws: Any, p: Projection) -> None:
         "ram_bytes": mem["ram_bytes"],
         "index_overhead": round(b.index_overhead or 0.0, 6),
         "days_per_month": DAYS_PER_MONTH,
+        "database_growth_low_per_day": _spread(db.low, db.per_day),
+        "database_growth_high_per_day": _spread(db.high, db.per_day),
     }
     ws.append(["Input", "Value", "Unit", "Edit the values in column B"])
     for name, cell in CELLS.items():
         label, unit = LABELS[name]
         ws[f"A{cell[1:]}"], ws[cell], ws[f"C{cell[1:]}"] = label, values[name], unit
+    spread = (
+        "the range of the rates the evidence shows"
+        if db.low is not None and db.high is not None
+        else f"{db.method} gives one rate: the range is the growth itself"
+    )
+    for name in ("database_growth_low_per_day", "database_growth_high_per_day"):
+        ws[f"D{CELLS[name][1:]}"] = spread
+    ws[f"A{METHOD_CELL[1:]}"], ws[METHOD_CELL] = "Growth method", db.method
+    ws[f"A{EVIDENCE_CELL[1:]}"], ws[EVIDENCE_CELL] = "Growth evidence", db.note
     ws.cell(HORIZON_ROW - 1, 1, "Horizons")
     ws.cell(HORIZON_ROW, 1, "Months ahead")
     for i, months in enumerate(p.assumptions.months):
@@ -96,6 +120,9 @@ def _inputs(ws: Any, p: Projection) -> None:
         "Grows with users (1/0)",
         "Rows now",
         "Row growth (rows/day)",
+        "Growth method",
+        "Growth, lowest rate (bytes/day)",
+        "Growth, highest rate (bytes/day)",
     ]
     for col, text in enumerate(header, 1):
         ws.cell(TABLE_HEADER_ROW, col, text)
@@ -107,6 +134,9 @@ def _inputs(ws: Any, p: Projection) -> None:
             1 if t.scales_with else 0,
             t.rows,
             t.row_growth.per_day or 0.0,
+            t.size.method,
+            t.size.low,
+            t.size.high,
         ]
         for col, value in enumerate(row, 1):
             ws.cell(r, col, value)
@@ -152,6 +182,8 @@ DATABASE_HEADER = [
     "Working set at users x (bytes)",
     "shared_buffers needed (bytes)",
     "RAM needed (bytes)",
+    "Database at the lowest rate (bytes)",
+    "Database at the highest rate (bytes)",
 ]
 
 
@@ -176,6 +208,8 @@ def _database(ws: Any, p: Projection) -> None:
                 f"*{ref('users_x')}",
                 f"=E{r}*(1+{ref('headroom_pct')}/100)",
                 f"=F{r}/0.25",
+                _at_rate("database_growth_low_per_day", r),
+                _at_rate("database_growth_high_per_day", r),
             ]
         )
     rows = len(p.assumptions.months)
@@ -196,7 +230,7 @@ def _database(ws: Any, p: Projection) -> None:
     for i, (label, formula) in enumerate(extra):
         ws.cell(base + i, 1, label)
         ws.cell(base + i, 2, formula)
-    for col in "ABCDEFG":
+    for col in "ABCDEFGHI":
         ws.column_dimensions[col].width = 30
     if rows:
         chart = LineChart()
@@ -211,13 +245,26 @@ def _database(ws: Any, p: Projection) -> None:
         ws.add_chart(chart, "I2")
 
 
+def _at_rate(name: str, r: int) -> str:
+    """The database at row ``r``'s horizon, growing at the rate in ``name``."""
+    return f"=MAX(0,{ref('database_bytes')}+{ref(name)}*A{r}*{ref('days_per_month')})"
+
+
 def _baseline(ws: Any, p: Projection) -> None:
     b = p.baseline
+    db = b.database
     ws.append(["Measured", "Value"])
     for label, value in (
         ("Target", b.target),
         ("Generated at", b.generated_at.isoformat()),
-        ("Growth", b.database.note),
+        ("Growth method", db.method),
+        ("Growth (bytes/day)", db.per_day),
+        ("Growth, lowest rate seen (bytes/day)", db.low),
+        ("Growth, highest rate seen (bytes/day)", db.high),
+        ("Growth R²", db.r2),
+        ("Days of evidence", round(db.span_days, 2)),
+        ("Growth", db.note),
+        ("pgwarden history", b.history_note),
         ("Peak statements per second", b.peak_qps),
         ("Mean statement time (ms)", b.mean_statement_ms),
         ("Peak connection utilisation", b.peak_connection_utilisation),
@@ -238,9 +285,12 @@ def _baseline(ws: Any, p: Projection) -> None:
             "Index bytes",
             "Rows",
             "Growth bytes/day",
+            "Growth, lowest rate (bytes/day)",
+            "Growth, highest rate (bytes/day)",
             "Growth method",
             "R²",
             "Grows with",
+            "Growth evidence",
         ]
     )
     for t in b.tables:
@@ -252,9 +302,12 @@ def _baseline(ws: Any, p: Projection) -> None:
                 t.index_bytes,
                 t.rows,
                 t.size.per_day,
+                t.size.low,
+                t.size.high,
                 t.size.method,
                 t.size.r2,
                 t.scales_with or "",
+                t.size.note,
             ]
         )
     ws.column_dimensions["A"].width = 32

@@ -112,6 +112,16 @@ WHERE target_id = %(target_id)s AND ts >= %(since)s;
 -- name: first_sample
 SELECT min(ts) AS ts FROM pgwarden.collect_cycle WHERE target_id = %(target_id)s;
 
+-- name: history_samples
+-- How many database size samples the history holds (roll-ups count each of theirs).
+SELECT coalesce(sum(n), 0)::bigint AS samples FROM (
+    SELECT sum(samples) AS n FROM pgwarden.database_hourly
+    WHERE target_id = %(target_id)s AND hour >= %(since)s AND size_bytes IS NOT NULL
+    UNION ALL
+    SELECT count(*) FROM pgwarden.database_current
+    WHERE target_id = %(target_id)s AND ts >= %(since)s AND size_bytes IS NOT NULL
+) s;
+
 -- name: settings
 -- The target's memory and connection settings, in bytes.
 SELECT current_setting('max_connections')::bigint AS max_connections,
@@ -125,6 +135,8 @@ SELECT current_setting('max_connections')::bigint AS max_connections,
          AS effective_cache_size_bytes,
        current_setting('block_size')::bigint AS block_size,
        pg_database_size(current_database()) AS database_bytes,
+       (SELECT stats_reset FROM pg_stat_database
+        WHERE datname = current_database()) AS stats_reset,
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_buffercache')
          AS has_buffercache;
 
@@ -136,6 +148,8 @@ SELECT c.oid::bigint AS relid, n.nspname AS schema_name, c.relname AS rel_name,
        pg_total_relation_size(c.oid) AS total_bytes,
        greatest(c.reltuples, 0)::float8 AS reltuples,
        coalesce(s.n_live_tup, 0)::bigint AS n_live_tup,
+       coalesce(s.n_tup_ins, 0)::bigint AS n_tup_ins,
+       coalesce(s.n_tup_del, 0)::bigint AS n_tup_del,
        ARRAY(SELECT a.attname::text FROM pg_attribute a
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
              ORDER BY a.attnum) AS columns
@@ -159,3 +173,26 @@ FROM {schema}.pg_buffercache;
 SELECT n.nspname AS schema
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 WHERE e.extname = 'pg_buffercache';
+
+-- name: creation_columns
+-- The timestamp columns of the given tables, with their defaults: the candidates
+-- for each row's creation time (pgwarden/plan/evidence.py picks one per table).
+SELECT a.attrelid::bigint AS relid, a.attname::text AS column_name,
+       a.atttypid = 'timestamptz'::regtype AS with_time_zone,
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr
+FROM pg_attribute a
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid::bigint = ANY(%(relids)s) AND a.attnum > 0 AND NOT a.attisdropped
+  AND a.atttypid IN ('timestamp'::regtype, 'timestamptz'::regtype)
+ORDER BY a.attrelid, a.attnum;
+
+-- name: created_per_day
+-- Rows per UTC day of one table's creation-time column (given as a UTC timestamp)
+-- in a block sample of the table's pages (all of them for a small table); rows
+-- older than the window are counted on the day before it, today's not at all.
+-- The table and the column are filled in with psycopg.sql.Identifier.
+SELECT greatest(({created})::date, %(before)s::date) AS day, count(*)::bigint AS n
+FROM {table} TABLESAMPLE SYSTEM (%(pct)s) REPEATABLE (0)
+WHERE {created} < %(until)s
+GROUP BY 1
+ORDER BY 1;

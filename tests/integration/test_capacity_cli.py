@@ -6,6 +6,7 @@ import json
 import math
 import re
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,8 @@ import psycopg
 import pytest
 import typer
 from openpyxl import load_workbook  # type: ignore[import-untyped, unused-ignore]
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -52,14 +55,15 @@ def workload(dsn: str) -> None:
         conn.execute("SELECT pg_stat_force_next_flush()")
 
 
-def collect(dsn: str, cycles: int = 2) -> int:
+def collect(dsn: str, cycles: int = 2, demo: bool = True) -> int:
     """Install the repository and run the real collector ``cycles`` times."""
     with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
         migrate(conn)
     with Collector(dsn, dsn, pg.describe(dsn)) as collector:
         result = collector.cycle()
         for _ in range(cycles - 1):
-            workload(dsn)
+            if demo:
+                workload(dsn)
             result = collector.cycle()
     return result.target_id
 
@@ -160,18 +164,156 @@ def test_working_set_from_pg_buffercache(history_dsn: str) -> None:
     assert memory["buffers_used_bytes"] >= memory["working_set_bytes"]
 
 
-def test_too_short_history_says_how_much_more(demo_dsn: str) -> None:
+def demo_growth(dsn: str, days: int = 28) -> tuple[float, float, float]:
+    """Bytes/day the demo data really gained over the last complete UTC days.
+
+    Every table with a "createdAt" column: its rows per day times its bytes per row
+    now; returned as (lowest day, mean, highest day) of the database's total.
+    """
+    until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=days)
+    totals = dict.fromkeys(range(days), 0.0)
+    with psycopg.connect(dsn) as conn:
+        tables = conn.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid)::float8"
+            " / greatest(c.reltuples, s.n_live_tup, 1)"
+            " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+            " AND a.attname = 'createdAt'"
+            " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+            " WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"
+        ).fetchall()
+        for name, per_row in tables:
+            query = sql.SQL(
+                'SELECT floor(extract(epoch FROM "createdAt" - %s) / 86400)::int,'
+                ' count(*) FROM {} WHERE "createdAt" >= %s AND "createdAt" < %s'
+                " GROUP BY 1"
+            ).format(sql.Identifier(name))
+            for day, n in conn.execute(query, [since, since, until]):
+                totals[day] += n * per_row
+    values = list(totals.values())
+    return min(values), sum(values) / days, max(values)
+
+
+def test_fresh_demo_projects_from_creation_timestamps(demo_dsn: str) -> None:
+    """Minutes of history: growth comes from the rows' "createdAt", and says so."""
     collect(demo_dsn, cycles=3)
-    result = CliRunner().invoke(
-        cli(demo_dsn), ["capacity", "baseline", "--format", "json"]
+    data = run(demo_dsn, "project", "--months", "6,12", "--format", "json")
+    growth = data["growth"]
+    assert growth["method"] == "creation-timestamps", growth
+    assert growth["span_days"] == 28 and growth["r2"] is None
+    assert "creation timestamps of" in growth["note"]
+    assert "pgwarden's history spans" in growth["note"]
+    lowest, mean, highest = demo_growth(demo_dsn)
+    assert 0 < lowest <= growth["per_day"] <= highest
+    assert growth["low"] <= growth["per_day"] <= growth["high"] <= highest
+    # the largest tables only: all of the demo's growth or a little less
+    assert 0.8 * mean <= growth["per_day"] <= mean * 1.001
+    base = run(demo_dsn, "baseline", "--format", "json")
+    six = data["horizons"][0]
+    assert six["database_bytes"] == pytest.approx(
+        base["database"]["size_bytes"] + growth["per_day"] * 6 * 30.44, rel=1e-3
     )
-    assert result.exit_code == 0, result.output
-    growth = json.loads(result.stdout)["database"]["growth"]
-    assert growth["method"] in ("two-point", "none")
-    assert growth["r2"] is None
-    assert re.search(r"needs \d+\.\d more days of history", growth["note"])
-    md = CliRunner().invoke(cli(demo_dsn), ["capacity", "baseline"])
-    assert "more days of history" in md.stdout
+    assert (
+        six["database_bytes_low"] <= six["database_bytes"] <= six["database_bytes_high"]
+    )
+    for t in data["thresholds"]:
+        assert t["crossed"] is (t["current"] >= t["limit"]), t
+    audit = next(t for t in base["tables"] if t["table"] == "AuditLog")
+    assert audit["size_growth"]["method"] == "creation-timestamps"
+    assert "AuditLog.createdAt" in audit["size_growth"]["note"]
+    md = CliRunner().invoke(cli(demo_dsn), ["capacity", "project"])
+    assert "method **creation-timestamps**" in md.stdout
+    assert "weekly averages" in md.stdout
+
+
+def test_spreadsheet_of_a_fresh_demo_states_method_and_range(
+    demo_dsn: str, tmp_path: Path
+) -> None:
+    collect(demo_dsn, cycles=2)
+    path = tmp_path / "capacity.xlsx"
+    data = run(demo_dsn, "project", "--xlsx", str(path), "--format", "json")
+    wb = load_workbook(path)
+    inputs = wb["Inputs"]
+    assert inputs[xlsx.METHOD_CELL].value == "creation-timestamps"
+    assert inputs[xlsx.EVIDENCE_CELL].value == data["growth"]["note"]
+    low = inputs[xlsx.CELLS["database_growth_low_per_day"]].value
+    high = inputs[xlsx.CELLS["database_growth_high_per_day"]].value
+    growth = inputs[xlsx.CELLS["database_growth_per_day"]].value
+    assert (low, high) == (
+        pytest.approx(data["growth"]["low"]),
+        pytest.approx(data["growth"]["high"]),
+    )
+    assert low < growth < high
+    measured = {
+        r[0].value: r[1].value for r in wb["Baseline"].iter_rows() if r[0].value
+    }
+    assert measured["Growth method"] == "creation-timestamps"
+    assert measured["Days of evidence"] == 28
+    database = wb["Database"]
+    header = [c.value for c in database[1]]
+    col = header.index("Database at the highest rate (bytes)")
+    formula = database.cell(2, col + 1).value
+    assert xlsx.ref("database_growth_high_per_day") in formula
+    values = {
+        f"Inputs!${c.column_letter}${c.row}": c.value
+        for row in inputs.iter_rows()
+        for c in row
+        if isinstance(c.value, int | float)
+    }
+    assert evaluate(formula, values | {"A2": data["horizons"][0]["months"]}) == (
+        pytest.approx(data["horizons"][0]["database_bytes_high"], rel=1e-6)
+    )
+
+
+def test_a_table_it_may_not_read_is_named_and_taken_as_flat(demo_dsn: str) -> None:
+    """No SELECT on "AuditLog": the other tables' creation times still count."""
+    collect(demo_dsn, cycles=2)
+    role = f"pgwarden_capacity_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(demo_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'reader'").format(
+                sql.Identifier(role)
+            )
+        )
+        for grant in (
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
+            'REVOKE SELECT ON "AuditLog" FROM {}',
+        ):
+            conn.execute(sql.SQL(grant).format(sql.Identifier(role)))
+    reader = make_conninfo(demo_dsn, user=role, password="reader")
+    try:
+        data = run(reader, "baseline", "--format", "json", repository_dsn=demo_dsn)
+    finally:
+        with psycopg.connect(demo_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    growth = data["database"]["growth"]
+    assert growth["method"] == "creation-timestamps"
+    assert "no rate from AuditLog" in growth["note"]
+    audit = next(t for t in data["tables"] if t["table"] == "AuditLog")
+    assert audit["size_growth"]["per_day"] is None
+    assert "permission denied" in audit["size_growth"]["note"]
+    answer = next(t for t in data["tables"] if t["table"] == "Answer")
+    assert answer["size_growth"]["method"] == "creation-timestamps"
+
+
+def test_no_evidence_of_growth_exits_3(
+    empty_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Minutes of history of a database with no rows: nothing to project from."""
+    collect(empty_dsn, cycles=3, demo=False)
+    code, stderr = main(["--dsn", empty_dsn, "capacity", "project"], capsys)
+    assert code == 3, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert "cannot project" in stderr and "growth unknown" in stderr
+    assert "after 24 h in at least 12 samples" in stderr
+    sheet = tmp_path / "capacity.xlsx"
+    args = ["--dsn", empty_dsn, "capacity", "project", "--xlsx", str(sheet)]
+    code, stderr = main(args, capsys)
+    assert code == 3 and not sheet.exists()
+    baseline = run(empty_dsn, "baseline", "--format", "json")
+    assert baseline["database"]["growth"]["per_day"] is None
+    assert baseline["history"]["usable"] is False
 
 
 def test_project_json_pool_memory_and_thresholds(
@@ -233,7 +375,13 @@ def test_project_json_pool_memory_and_thresholds(
     ram = next(
         t for t in data["thresholds"] if t["threshold"] == "database larger than RAM"
     )
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", ram["crossed"])
+    assert ram["crossed"] is False and ram["current"] < ram["limit"]
+    days = (ram["limit"] - ram["current"]) / data["growth"]["per_day"]
+    if days <= 12 * 30.44:
+        assert ram["expected"] and ram["when"].startswith("projected ")
+    else:
+        assert (ram["expected"], ram["when"]) == (None, "not within 12 months")
+    assert data["growth"]["method"] == "regression"
 
 
 def test_spreadsheet_formulas_reference_the_inputs(

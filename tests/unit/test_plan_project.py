@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from pgwarden.config import CapacitySettings
 from pgwarden.plan import xlsx
 from pgwarden.plan.baseline import Inputs, build_baseline, scales_with
 from pgwarden.plan.project import (
     Assumptions,
+    NoGrowthEvidence,
     crossing,
     parse_months,
     pool_size,
@@ -23,6 +26,7 @@ from pgwarden.plan.trend import trend
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 MB = 1024 * 1024
+CAP = CapacitySettings()
 
 
 def storage(name: str, total: int, columns: list[str], rows: int) -> dict[str, Any]:
@@ -39,7 +43,7 @@ def storage(name: str, total: int, columns: list[str], rows: int) -> dict[str, A
     }
 
 
-def inputs(days: int = 10) -> Inputs:
+def inputs(days: int = 10, samples: int = 0) -> Inputs:
     tables = [
         storage("AuditLog", 100 * MB, ["id", "tenantId"], 1000),
         storage("Framework", 1 * MB, ["id", "name"], 6),
@@ -90,6 +94,7 @@ def inputs(days: int = 10) -> Inputs:
         },
         storage=tables,
         buffercache={"used_buffers": 1000, "hot_buffers": 512, "buffers": 16384},
+        history_samples=samples,
     )
 
 
@@ -117,13 +122,45 @@ def test_scaling_tables() -> None:
 def test_crossing_dates() -> None:
     daily = [(NOW - timedelta(days=d), 100.0 - d) for d in range(10, -1, -1)]
     growing = trend(daily, [], 7)
-    assert (
-        crossing(growing, 100, 110, NOW)
-        == (NOW + timedelta(days=10)).date().isoformat()
-    )
-    assert crossing(growing, 120, 110, NOW) == "already"
+    found = crossing(growing, 100, 110, NOW, months=12)
+    assert found["crossed"] is False
+    assert found["expected"] == (NOW + timedelta(days=10)).date().isoformat()
+    assert found["when"] == f"projected {found['expected']} (in 10 days)"
+    assert crossing(growing, 120, 110, NOW, months=12)["crossed"] is True
+    assert crossing(growing, 110, 110, NOW, months=12)["when"] == "crossed"
     flat = trend([(NOW - timedelta(days=d), 5.0) for d in range(10)], [], 7)
-    assert crossing(flat, 5, 10, NOW) == "not on the current trend"
+    assert crossing(flat, 5, 10, NOW, months=6)["when"] == "not within 6 months"
+    assert crossing(growing, 100, 1e9, NOW, months=12) == {
+        "crossed": False,
+        "expected": None,
+        "in_days": None,
+        "when": "not within 12 months",
+    }
+
+
+@pytest.mark.parametrize("per_day", [0.5, 1e3, 1e9, 1e15])
+def test_a_threshold_above_the_current_value_is_never_crossed(per_day: float) -> None:
+    """However steep the trend: only today's value crosses a threshold today."""
+    steep = trend([(NOW - timedelta(days=10), 0.0), (NOW, per_day * 10)], [], 7)
+    found = crossing(steep, 20 * MB, 512 * MB, NOW, months=12)
+    assert found["crossed"] is False
+    assert "crossed" not in found["when"]
+    assert found["expected"] is None or found["expected"] >= NOW.date().isoformat()
+    assert crossing(steep, 512 * MB, 512 * MB, NOW, months=12)["crossed"] is True
+
+
+def test_thresholds_below_the_limit_are_not_crossed() -> None:
+    """A 20 MB database with 512 MB of RAM: not crossed, whatever the growth."""
+    b = build_baseline(inputs(), CAP)
+    b = replace(b, database_bytes=20 * MB, database=replace(b.database, per_day=1e12))
+    p = project(b, Assumptions(months=(6, 12), users_x=10, headroom_pct=30))
+    ram = next(t for t in p.thresholds if t["threshold"] == "database larger than RAM")
+    assert ram["crossed"] is False and ram["expected"] is not None
+    assert ram["when"].startswith("projected ")
+    slow = replace(b, database=replace(b.database, per_day=1.0))
+    p = project(slow, Assumptions(months=(6, 12), users_x=10, headroom_pct=30))
+    ram = next(t for t in p.thresholds if t["threshold"] == "database larger than RAM")
+    assert (ram["crossed"], ram["when"]) == (False, "not within 12 months")
 
 
 def test_usl_cross_check() -> None:
@@ -150,7 +187,7 @@ def test_usl_cross_check() -> None:
 
 
 def test_baseline_and_projection() -> None:
-    b = build_baseline(inputs(), min_days=7)
+    b = build_baseline(inputs(), CAP)
     assert b.database.method == "regression"
     assert b.database.per_day == pytest.approx(MB)
     assert b.peak_connection_utilisation == pytest.approx(20 / 97)
@@ -171,18 +208,40 @@ def test_baseline_and_projection() -> None:
     assert p.memory["shared_buffers_25pct_bytes"] == 128 * MB
     assert p.memory["work_mem_all_connections_bytes"] == 26 * 4 * MB
     names = {t["threshold"]: t for t in p.thresholds}
-    assert names["database larger than RAM"]["crossed"] == "already"
-    assert names["database larger than shared_buffers"]["crossed"] == "already"
+    assert names["database larger than RAM"]["crossed"] is True
+    assert names["database larger than shared_buffers"]["when"] == "crossed"
 
 
 def test_short_history_says_how_much_more() -> None:
-    b = build_baseline(inputs(days=2), min_days=7)
+    b = build_baseline(inputs(days=2, samples=48), CAP)
+    assert b.history_usable
     assert b.database.method == "two-point" and b.needs_days == pytest.approx(5)
     assert "needs 5.0 more days of history" in b.notes[0]
 
 
+@pytest.mark.parametrize(
+    ("hours", "samples"), [(6 / 60, 5), (12, 48), (48, 11), (23.9, 1000)]
+)
+def test_too_little_history_is_not_extrapolated(hours: float, samples: int) -> None:
+    """Under 24 h or under 12 samples, and nothing else to go on: no projection."""
+    full = inputs(days=0, samples=samples)
+    first = {**full.database_daily[0], "ts": NOW - timedelta(hours=hours)}
+    last = {**full.database_daily[0], "size_bytes": 1000 * MB + 500 * MB}
+    b = build_baseline(replace(full, database_ends=[first, last]), CAP)
+    assert b.database.method == "none" and b.database.per_day is None
+    assert not b.history_usable
+    assert "after 24 h in at least 12 samples" in b.database.note
+    assert all(t.size.per_day is None for t in b.tables)
+    assert b.qps.per_day is None
+    with pytest.raises(NoGrowthEvidence) as refused:
+        project(b, Assumptions(months=(6, 12), users_x=10, headroom_pct=30))
+    assert refused.value.exit_code == 3
+    assert "\n" not in str(refused.value)
+    assert str(refused.value).startswith("cannot project t: growth unknown")
+
+
 def test_workbook_is_a_model_of_formulas() -> None:
-    b = build_baseline(inputs(), min_days=7)
+    b = build_baseline(inputs(), CAP)
     p = project(b, Assumptions(months=(6, 12, 24), users_x=10, headroom_pct=30))
     wb = xlsx.workbook(p)
     assert wb.sheetnames == list(xlsx.SHEETS)

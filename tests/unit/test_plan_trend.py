@@ -73,3 +73,15 @@ def test_shrinking_trend_never_projects_below_zero() -> None:
     found = trend(daily, [], min_days=2)
     assert found.per_day == pytest.approx(-20)
     assert found.value_at(365) == 0.0
+
+
+def test_a_regression_carries_the_range_of_its_daily_rates() -> None:
+    found = trend(days([100.0, 110.0, 130.0, 135.0, 160.0]), [], min_days=3)
+    assert found.method == "regression"
+    assert (found.low, found.high) == (5, 25)
+    assert found.as_dict()["low"] == 5 and found.as_dict()["high"] == 25
+
+
+def test_short_spans_read_in_their_own_unit() -> None:
+    found = trend([], [(T0, 1.0), (T0 + timedelta(minutes=6), 2.0)], min_days=7)
+    assert "two-point difference over 6 minutes" in found.note
