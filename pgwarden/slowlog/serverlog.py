@@ -41,8 +41,9 @@ from pgwarden.slowlog.logparse import (
     parse_json_line,
     slow_statements,
 )
-from pgwarden.slowlog.model import Skipped, classify_all
+from pgwarden.slowlog.model import Seen, Skipped, classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
+from pgwarden.sqltext import is_marked
 
 if TYPE_CHECKING:
     from pgwarden.slowlog.param_values import Observer
@@ -286,17 +287,29 @@ def store_entries(
     retention_days: int = store.RETENTION_DAYS,
     observer: Observer | None = None,
     skipped: Skipped | None = None,
+    database: str | None = None,
 ) -> int:
-    """Store the slow statements of ``entries``; a statement that cannot be
-    normalised or stored is left out and counted in ``skipped``."""
-    entries = list(entries)
+    """Store the slow statements of ``entries`` (only those of ``database`` when
+    given); a statement that cannot be normalised or stored is left out and
+    counted in ``skipped``."""
+    entries = [e for e in entries if database is None or e.database == database]
     skipped = skipped if skipped is not None else Skipped()
-    found = classify_all(slow_statements(entries, skipped), thresholds, skipped)
+    workload = (s for s in slow_statements(entries, skipped) if not _pgwardens(s))
+    found = classify_all(workload, thresholds, skipped)
     stored = store.record(conn, target_id, found, thresholds=thresholds,
                           retention_days=retention_days, skipped=skipped)  # fmt: skip
     if observer is not None:  # categorical parameter values, in the same transaction
         observer.record(conn, target_id, observer.from_log(entries))
     return stored
+
+
+def _pgwardens(seen: Seen) -> bool:
+    """pgwarden's own statement (its sessions, or its marker): never workload."""
+    name = seen.application_name or ""
+    own_session = name == pg.APPLICATION_NAME or name.startswith(
+        pg.APPLICATION_NAME + "-"
+    )
+    return own_session or is_marked(seen.query)
 
 
 def ingest_server_log(
@@ -307,22 +320,25 @@ def ingest_server_log(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     retention_days: int = store.RETENTION_DAYS,
     observer: Observer | None = None,
+    database: str | None = None,
 ) -> LogIngest:
     """Read what is new in the log file(s) and store their slow statements.
 
     With an ``observer`` the categorical parameter values of every logged statement
-    are counted too (:mod:`pgwarden.slowlog.param_values`).
+    are counted too (:mod:`pgwarden.slowlog.param_values`); with a ``database`` only
+    that database's statements are kept.
     """
     totals = LogIngest(0, 0, 0, 0)
     for path in log_files(Path(log_dir_or_file)):
         result = _ingest_file(
-            repo_conn, target_id, path, thresholds, retention_days, observer
+            repo_conn, target_id, path, thresholds, retention_days, observer, database
         )
-        totals = _add(totals, result)
+        totals = add(totals, result)
     return totals
 
 
-def _add(a: LogIngest, b: LogIngest) -> LogIngest:
+def add(a: LogIngest, b: LogIngest) -> LogIngest:
+    """Two ingestions' totals."""
     return LogIngest(
         a.files + b.files,
         a.bytes_read + b.bytes_read,
@@ -340,6 +356,7 @@ def _ingest_file(
     thresholds: Thresholds,
     retention_days: int,
     observer: Observer | None = None,
+    database: str | None = None,
 ) -> LogIngest:
     with path.open("rb") as stream:
         stat = os.fstat(stream.fileno())
@@ -352,7 +369,8 @@ def _ingest_file(
         for entries, size in batches(lines, fmt, skipped=skipped, start=offset):
             with conn.transaction():
                 stored += store_entries(conn, target_id, entries, thresholds,
-                                        retention_days, observer, skipped)  # fmt: skip
+                                        retention_days, observer, skipped,
+                                        database)  # fmt: skip
                 read, count = read + size, count + len(entries)
                 state = [target_id, _path_key(path), stat.st_ino, offset + read]
                 digest = _digest(stream, offset + read)

@@ -301,3 +301,25 @@ def test_retention_drops_old_partitions(
     [row] = pg.fetch_all(conn, "SELECT ts FROM pgwarden.slow_query_log")
     assert row["ts"] == now
     assert apply_retention(conn, now, 30) == []
+
+
+def test_pgwardens_own_slow_statements_are_not_workload(
+    repo: tuple[psycopg.Connection[Any], int], empty_dsn: str, log_dir: Path
+) -> None:
+    conn, target_id = repo
+    marker = _marker()
+    with psycopg.connect(empty_dsn, autocommit=True) as app:
+        app.execute(f"SELECT pg_sleep(0.15) AS {marker}_app")
+    with psycopg.connect(
+        empty_dsn, autocommit=True, application_name="pgwarden-worker"
+    ) as worker:
+        worker.execute(f"SELECT pg_sleep(0.15) AS {marker}_worker")
+    with pg.connect(empty_dsn, application_name="maintenance") as marked:
+        marked.execute(f"SELECT pg_sleep(0.15) AS {marker}_marked")
+    _wait_for_log(log_dir, f"{marker}_app", f"{marker}_worker", f"{marker}_marked")
+
+    ingest_server_log(conn, target_id, log_dir)
+
+    assert [row["query"].rpartition("AS ")[2] for row in _rows(conn, marker)] == [
+        f"{marker}_app"
+    ]
