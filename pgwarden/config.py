@@ -220,6 +220,12 @@ class AlertSettings(Section):
     collector_silent_minutes: float = Field(
         5, gt=0, description="Alert when no collection cycle for this long."
     )
+    stale_after_minutes: float = Field(
+        30,
+        gt=0,
+        description="Resolve as stale the open alerts of a target not collected or "
+        "evaluated for this long.",
+    )
     app_report_max_age_minutes: float = Field(
         3, gt=0, description="Ignore application pool reports older than this."
     )

@@ -104,6 +104,8 @@ def evaluate_once(
             policy(settings, rules, mutes(settings, silenced, caused)),
         )  # fmt: skip
         saved = store.save(repo_conn, target_id, changed)
+        stale = timedelta(minutes=settings.alerts.stale_after_minutes)
+        gone = store.resolve_stale(repo_conn, target_id, now - stale, now)
     by_fp = {a.fingerprint: a for a in saved}
     notices = [replace(n, alert=by_fp[n.alert.fingerprint]) for n in notices]
     if channels is None:
@@ -115,8 +117,19 @@ def evaluate_once(
     )
     return Evaluation(
         now, target, tuple(sorted(evaluated)), tuple(saved), tuple(notices),
-        tuple(deliveries), facts.notes,
+        tuple(deliveries), (*facts.notes, *_stale_notes(gone, stale)),
     )  # fmt: skip
+
+
+def _stale_notes(
+    gone: Sequence[Mapping[str, Any]], after: timedelta
+) -> tuple[str, ...]:
+    minutes = after.total_seconds() / 60
+    return tuple(
+        f"alert {g['id']} ({g['rule']}) of {g['target']} resolved as stale: the target "
+        f"was not collected or evaluated for {minutes:g} minutes"
+        for g in gone
+    )
 
 
 def dispatch(

@@ -100,6 +100,19 @@ def resolve(
     return bool(rows(conn, "resolve_alert", {"id": alert_id, "by": by, "now": now}))
 
 
+def resolve_stale(
+    conn: psycopg.Connection[Any], target_id: int, before: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """Resolve, as ``stale``, the open alerts of targets not seen since ``before``.
+
+    A target nobody collects or evaluates any more (a retired server, an address
+    that no longer leads anywhere) would otherwise keep its alerts firing forever.
+    The target being evaluated (``target_id``) is never stale.
+    """
+    params = {"target_id": target_id, "before": before, "now": now}
+    return rows(conn, "resolve_stale", params)
+
+
 def add_silence(
     conn: psycopg.Connection[Any], silence: Silence, target_id: int | None = None
 ) -> Silence:

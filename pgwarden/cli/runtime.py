@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import typer
@@ -20,6 +20,9 @@ class Runtime:
     settings: Settings
     format: Format | None
     debug: bool
+    _names: dict[str, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def target_dsn(self) -> str:
         """``--dsn``, ``PGWARDEN_DSN``, the config file, else libpq PG* variables."""
@@ -27,10 +30,18 @@ class Runtime:
         return secret.get_secret_value() if secret is not None else ""
 
     def target_name(self) -> str:
-        """How the target is known in the repository: ``host:port/dbname``."""
-        from pgwarden.pg import describe
+        """How the target is known in the repository, whatever address reaches it.
 
-        return describe(self.target_dsn())
+        Resolved once per command by the database's identity (its name is the one
+        first registered, ``host:port/dbname`` of that first sight); the address
+        when the target or the repository cannot be read.
+        """
+        dsn = self.target_dsn()
+        if dsn not in self._names:
+            from pgwarden.repository.targets import name_of
+
+            self._names[dsn] = name_of(dsn, self.repository_dsn())
+        return self._names[dsn]
 
     def repository_dsn(self) -> str:
         secret = self.settings.repository_dsn

@@ -7,10 +7,10 @@ import threading
 import time
 from pathlib import Path
 
-from pgwarden import pg
 from pgwarden.collect.loop import CollectionLoop
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
+from pgwarden.repository import targets
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ class WorkerThread(threading.Thread):
         super().__init__(name="pgwarden-worker", daemon=True)
         from pgwarden.jobs import WorkerContext, WorkerOptions, WorkerRun
 
+        name = targets.name_of(dsn, dsn)
         self.context = WorkerContext(
-            settings=settings, repository_dsn=dsn, targets={pg.describe(dsn): dsn},
+            settings=settings, repository_dsn=dsn, targets={name: dsn},
             say=lambda line: logger.info("%s", line),
             warn=lambda line: logger.warning("%s", line),
             log_dir=log_dir, collect_interval=interval,
@@ -68,7 +69,7 @@ class CollectorThread(threading.Thread):
         super().__init__(name="pgwarden-collector", daemon=True)
         self.interval = interval
         self.loop = CollectionLoop(
-            dsn, dsn, pg.describe(dsn), settings,
+            dsn, dsn, targets.name_of(dsn, dsn), settings,
             report=lambda line: logger.warning("%s", line),
             progress=lambda line: logger.info("%s", line),
             log_dir=log_dir,
@@ -112,7 +113,8 @@ class DashboardThread(threading.Thread):
         from pgwarden.web import create_app
         from pgwarden.web.server import make_server
 
-        app = create_app(settings, dsn, pg.describe(dsn), token, target_dsn=dsn)
+        name = targets.name_of(dsn, dsn)
+        app = create_app(settings, dsn, name, token, target_dsn=dsn)
         self.server = make_server(app, host, port, access_log=False)
 
     def run(self) -> None:

@@ -19,6 +19,7 @@ from pgwarden.maintain.model import Facts, Item, Operation, TableStat, Trigger
 from pgwarden.maintain.plan import plan, stale
 from pgwarden.maintain.progress import Report
 from pgwarden.maintain.window import Clock, Window, utc_now
+from pgwarden.repository import targets
 
 Conn = psycopg.Connection[Any]
 
@@ -99,12 +100,12 @@ def run_cycle(
     cancel: threading.Event | None = None,
     clock: Clock = utc_now,
 ) -> Cycle:
-    name = pg.describe(target_dsn)
     with pg.connect(repository_dsn) as repo, pg.connect(target_dsn) as target:
         store.require_schema(repo)
         guard(target, settings)
-        target_id = store.target_id(repo, name)
-        assert target_id is not None
+        found = targets.resolve(target, repo, pg.describe(target_dsn))
+        assert found is not None
+        target_id, name = found.id, found.name
         now = clock()
         stalled = settings.maintenance.stalled_after_seconds
         recovered = (

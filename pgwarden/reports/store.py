@@ -21,6 +21,8 @@ from psycopg.types.json import Jsonb
 from pgwarden import pg
 from pgwarden.config import period
 from pgwarden.errors import MissingCapability
+from pgwarden.repository import targets
+from pgwarden.repository.targets import Target
 
 if TYPE_CHECKING:
     from pgwarden.config import Settings
@@ -66,18 +68,11 @@ def render_with(
     return env.get_template(name).render(r=report)
 
 
-def register_target(repo: psycopg.Connection[Any], name: str, target_dsn: str) -> int:
-    """The target's id in the repository (registered if pgwarden never collected)."""
-    row = pg.fetch_one(repo, pg.query("collect_repository", "target_id"), [name])
-    if row is not None:
-        return int(row["id"])
-    with pg.connect(target_dsn) as conn:
-        version = pg.server_version_num(conn)
-    row = pg.fetch_one(
-        repo, pg.query("collect_repository", "register_target"), [name, None, version]
-    )
-    assert row is not None
-    return int(row["id"])
+def register_target(repo: psycopg.Connection[Any], target_dsn: str) -> Target:
+    """The target in the repository (registered if pgwarden never collected)."""
+    found = targets.resolve_with(target_dsn, repo)
+    assert found is not None
+    return found
 
 
 def store(
@@ -94,14 +89,13 @@ def store(
 
 def save(
     repo: psycopg.Connection[Any],
-    target_name: str,
     target_dsn: str,
     kind: str,
     build: Callable[[int], dict[str, Any]],
 ) -> tuple[dict[str, Any], int]:
     """Register the target, build its report (given the target id) and store it."""
     try:
-        target_id = register_target(repo, target_name, target_dsn)
+        target_id = register_target(repo, target_dsn).id
         report = build(target_id)
         return report, store(repo, target_id, kind, report)
     except psycopg.errors.UndefinedTable as exc:

@@ -108,3 +108,15 @@ WHERE fired_at >= %(since)s
 -- name: lock_target
 -- Serialises evaluations of one target (1095521362 = 'ALER').
 SELECT pg_advisory_xact_lock(1095521362, %(target_id)s::int);
+
+-- name: resolve_stale
+-- Open alerts of the other targets pgwarden has not seen (collected, evaluated,
+-- resolved) since %(before)s: nothing evaluates them any more.
+UPDATE pgwarden.alert a
+SET state = 'resolved', resolved_at = %(now)s, resolved_by = 'stale'
+FROM pgwarden.target t
+WHERE t.id = a.target_id AND t.id <> %(target_id)s
+  AND a.state <> 'resolved'
+  AND coalesce(t.last_seen, t.first_seen) < %(before)s
+  AND a.last_seen_at < %(before)s
+RETURNING a.id, a.rule, t.name AS target;

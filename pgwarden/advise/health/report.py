@@ -20,6 +20,7 @@ from pgwarden.advise.findings import SEVERITIES, Finding, summarise
 from pgwarden.advise.health.assess import HealthResult, index_health
 from pgwarden.config import Settings
 from pgwarden.reports import store as stored
+from pgwarden.repository import targets
 
 KIND = "index-health"
 
@@ -108,17 +109,17 @@ def generate(
 ) -> tuple[dict[str, Any], int | None]:
     """Assess the target and build the report; store it when ``save``."""
     now = now or datetime.now(UTC)
-    name = pg.describe(target_dsn)
     timeout = settings.statement_timeout_ms
     with pg.connect(target_dsn, statement_timeout_ms=timeout) as target:
         repo = pg.connect(repository_dsn) if repository_dsn else None
         try:
+            name = targets.known_name(target, repo, target_dsn)
             result = index_health(target, repo, name, settings, now)
             if repo is None:
                 return build(result), None
             if not save:
                 return build(result, _previous_if_any(repo, name, now)), None
-            return stored.save(repo, name, target_dsn, KIND, lambda target_id: build(
+            return stored.save(repo, target_dsn, KIND, lambda target_id: build(
                 result, stored.previous(repo, target_id, KIND, now)))  # fmt: skip
         finally:
             if repo is not None:

@@ -27,6 +27,7 @@ from pgwarden.advise.workload import Workload
 from pgwarden.advise.workload import gather as wg
 from pgwarden.config import AdvisorSettings, Settings
 from pgwarden.errors import ConnectionFailed, MissingCapability
+from pgwarden.repository import targets
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,10 @@ def run(
     budget_mb: float | None = None,
 ) -> Advice:
     """Index advice for the target (``pgwarden indexes advise``)."""
-    name = pg.describe(target_dsn)
     with pg.connect(
         target_dsn, statement_timeout_ms=settings.statement_timeout_ms
     ) as t:
+        name = targets.name_of(target_dsn, repository_dsn, t)
         ctx = gather(t, repository_dsn, name, settings.advisor)
         return advise_context(t, ctx, options(settings.advisor, budget_mb))
 

@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+
 from pgwarden import pg
-from pgwarden.advise.gather import gather_catalog, target_id
+from pgwarden.advise.gather import gather_catalog
 from pgwarden.advise.indexes.candidates import unquote
 from pgwarden.advise.model import IndexInfo
 from pgwarden.advise.workload import Statement, parse
 from pgwarden.advise.workload import gather as wg
 from pgwarden.config import Settings
 from pgwarden.errors import MissingCapability
+from pgwarden.repository import targets
 
 REGRESSION_FACTOR = 1.2
 IMPROVED_FACTOR = 0.8
@@ -111,7 +114,11 @@ def run_verify(
         row = pg.fetch_one(t, "SELECT current_database() AS d")
     datname = row["d"] if row else None
     with pg.connect(repository_dsn) as repo:
-        tid = target_id(repo, pg.describe(target_dsn))
+        try:
+            known = targets.resolve_with(target_dsn, repo, create=False)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+            known = None  # no pgwarden schema (or an old one): no history either
+        tid = None if known is None else known.id
         if tid is None:
             raise MissingCapability("no history of the target: run pgwarden collect")
         notes: list[str] = []

@@ -69,8 +69,7 @@ def generate(
     if not save or repository_dsn is None:
         return report, None
     with pg.connect(repository_dsn) as repo:
-        name = pg.describe(target_dsn)
-        return stored.save(repo, name, target_dsn, KIND, lambda _: report)
+        return stored.save(repo, target_dsn, KIND, lambda _: report)
 
 
 SCHEDULED = stored.Scheduled(

@@ -22,6 +22,7 @@ from pgwarden.advise.queries.n_plus_one import n_plus_one
 from pgwarden.advise.queries.sequence import Execution
 from pgwarden.advise.workload import parse
 from pgwarden.config import AdvisorSettings, Settings
+from pgwarden.repository import targets
 
 #: the heaviest statements explained (generic plans)
 MAX_EXPLAINED = 50
@@ -64,9 +65,9 @@ def run(
     settings: Settings, target_dsn: str, repository_dsn: str | None
 ) -> tuple[q.QueryAdvice, Advice]:
     """Query advice and the index advice it includes."""
-    name = pg.describe(target_dsn)
     timeout = settings.statement_timeout_ms
     with pg.connect(target_dsn, statement_timeout_ms=timeout) as target:
+        name = targets.name_of(target_dsn, repository_dsn, target)
         ctx = gather(target, repository_dsn, name, settings.advisor)
         advice = advise_context(target, ctx, options(settings.advisor))
         statements = ctx.workload.statements[: settings.advisor.max_statements]

@@ -18,6 +18,7 @@ from pgwarden import pg
 from pgwarden.errors import ConnectionFailed, MissingCapability
 from pgwarden.ops.rehearse.checks import Facts
 from pgwarden.ops.rehearse.measure import named
+from pgwarden.repository import targets
 
 logger = logging.getLogger(__name__)
 GROUP = "rehearse"
@@ -53,7 +54,7 @@ def gather(
         db = pg.fetch_one(conn, pg.query(GROUP, "database"))
         assert db is not None
         facts: dict[str, Any] = {
-            "target": pg.describe(target_dsn),
+            "target": targets.name_of(target_dsn, repository_dsn, conn),
             "connect_ms": connect_ms,
             "server_version": version,
             "database": db["datname"],

@@ -86,8 +86,8 @@ def _scheduled(launch: Launch, settings: Settings, now: datetime) -> list[Review
 def _context(
     repo: psycopg.Connection[Any], settings: Settings, target_dsn: str
 ) -> tuple[int, str, Launch | None]:
-    name = pg.describe(target_dsn)
-    target_id = register_target(repo, name, target_dsn)
+    found = register_target(repo, target_dsn)
+    target_id, name = found.id, found.name
     launch = review_store.resolve(
         repo, target_id, settings.reviews.launch_date, settings.timezone
     )
