@@ -113,17 +113,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def port_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:``port`` now.
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``host``:``port`` now.
 
     Probed the way PostgreSQL (and uvicorn) bind: with ``SO_REUSEADDR``, so the
     connections of a server that just stopped, in TIME_WAIT, do not make the port
-    look taken; a socket listening on it does.
+    look taken; a socket listening on it does. A host that does not resolve is
+    not a busy port: the server says what is wrong with it.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, IndexError):
+        return True
+    with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind(address)
             sock.listen(1)
         except OSError:
             return False

@@ -36,7 +36,7 @@ from psycopg.pq.abc import PGresult
 from psycopg.rows import Row, dict_row
 
 from pgwarden import dsn
-from pgwarden.errors import ConnectionFailed, MissingCapability
+from pgwarden.errors import ConfigurationError, ConnectionFailed, MissingCapability
 from pgwarden.sqltext import mark
 
 if TYPE_CHECKING:
@@ -47,6 +47,21 @@ logger = logging.getLogger(__name__)
 APPLICATION_NAME = "pgwarden"
 CONNECT_TIMEOUT_S = 10
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+NO_TARGET = (
+    "no target database given: pass --dsn, set PGWARDEN_DSN or the libpq PG* "
+    "variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSERVICE), "
+    "or set dsn in pgwarden.toml"
+)
+#: libpq variables that say which server or database to reach
+_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
+                     "PGSERVICE")  # fmt: skip
+
+
+def _libpq_environment() -> bool:
+    """Whether a libpq variable names a server, database, user or service."""
+    return any(_env(name) for name in _TARGET_VARIABLES)
 
 
 def describe(conninfo: str) -> str:
@@ -184,8 +199,10 @@ def connect(
         conn = kind.connect(conninfo, autocommit=autocommit, **options, **kwargs)
     except psycopg.ProgrammingError as exc:
         reason = dsn.scrub(_first_line(exc), conninfo)
-        raise ConnectionFailed(f"malformed DSN: {reason}") from exc
+        raise ConfigurationError(f"malformed DSN: {reason}") from None
     except psycopg.OperationalError as exc:
+        if not conninfo.strip() and not _libpq_environment():
+            raise ConfigurationError(NO_TARGET) from exc
         reason = dsn.scrub(_first_line(exc), conninfo)
         raise ConnectionFailed(
             f"cannot connect to {describe(conninfo)}: {reason}"

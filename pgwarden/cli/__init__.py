@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,7 @@ from pgwarden.cli import (
     slowlog_cmd,
     worker_cmd,
 )
+from pgwarden.cli.argv import hoist
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
@@ -152,12 +154,15 @@ app.add_typer(worker_cmd.jobs_app, name="jobs")
 
 def main() -> None:
     """Console entry point."""
-    debug = "--debug" in sys.argv
+    command = typer.main.get_command(app)
+    args = hoist(command, sys.argv[1:])
+    options = args[: args.index("--")] if "--" in args else args
+    debug = "--debug" in options
     try:
-        app(prog_name="pgwarden")
+        command.main(args, prog_name="pgwarden")
     except PgwardenError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same line and exit code as without
+            traceback.print_exc()
         # the message may quote what the user typed: never read it as markup
         err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
         sys.exit(exc.exit_code)

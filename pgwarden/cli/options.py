@@ -51,7 +51,8 @@ LogDir = Annotated[
     typer.Option(
         "--log-dir",
         help="Server log directory to read slow statements from "
-        "(slow_queries.server_log_dir).",
+        "(slow_queries.server_log_dir; default: the one the server names, "
+        "when it can be read).",
     ),
 ]
 Duration = Annotated[

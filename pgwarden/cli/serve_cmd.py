@@ -10,6 +10,8 @@ import typer
 from pgwarden.cli.options import listen_port
 from pgwarden.cli.output import err
 from pgwarden.cli.runtime import runtime
+from pgwarden.embedded import port_free
+from pgwarden.errors import ConfigurationError
 
 
 def serve(
@@ -37,10 +39,13 @@ def serve(
     rt = runtime(ctx)
     dashboard = rt.settings.dashboard
     host = host or dashboard.host
-    if port is None:
-        port = listen_port(dashboard.port, "dashboard.port")
-    else:
-        port = listen_port(port, "--port")
+    source = "dashboard.port" if port is None else "--port"
+    port = listen_port(dashboard.port if port is None else port, source)
+    if not port_free(port, host):
+        raise ConfigurationError(
+            f"{source} {port}: already in use on {host}; "
+            "choose another port or stop what listens there"
+        )
     token = _token(rt.settings.dashboard.admin_token, f"http://{host}:{port}/")
     target_dsn = rt.target_dsn()
     if anonymous_metrics is None:

@@ -6,6 +6,7 @@ without I/O, ``run`` does both.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-def run(conn: psycopg.Connection[Any]) -> DoctorReport:
+def run(conn: psycopg.Connection[Any], log_dir: Path | None = None) -> DoctorReport:
     """Gather and evaluate: the report ``pgwarden doctor`` prints."""
-    facts = gather(conn)
+    facts = gather(conn, log_dir)
     return DoctorReport(facts.server_version_num, tuple(evaluate(facts)))

@@ -11,6 +11,7 @@ from pgwarden.doctor.settings import (
     compute_query_id,
     pgss_preload,
     slow_query_log,
+    slow_query_source,
     track_io_timing,
 )
 
@@ -40,6 +41,7 @@ def evaluate(facts: DoctorFacts) -> list[Check]:
         track_io_timing(facts),
         compute_query_id(facts),
         slow_query_log(facts),
+        slow_query_source(facts),
         monitoring_role(facts),
         maintenance_privileges(facts),
         auto_explain(facts),

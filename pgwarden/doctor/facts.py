@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from pgwarden.slowlog import LogSource
 
 PgssStatus = Literal["readable", "not_installed", "not_loaded", "denied", "timeout"]
 
@@ -62,6 +65,8 @@ class DoctorFacts:
     maintenance: Maintenance | None = None
     platform: str | None = None
     unreadable: Mapping[str, str] = field(default_factory=dict)
+    #: where slow statements come from (None: not looked up)
+    log_source: LogSource | None = None
 
     @property
     def major(self) -> int:

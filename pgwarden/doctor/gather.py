@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -21,6 +22,8 @@ from pgwarden.doctor.facts import (
     PgssStatus,
 )
 from pgwarden.errors import MissingCapability
+from pgwarden.slowlog import discover_log_source as discover
+from pgwarden.slowlog import log_dir_source as configured
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,11 @@ PLATFORMS = {
 }
 
 
-def gather(conn: Conn) -> DoctorFacts:
-    """Read all that doctor judges; a read the role may not do is noted, not raised."""
+def gather(conn: Conn, log_dir: Path | None = None) -> DoctorFacts:
+    """Read all that doctor judges; a read the role may not do is noted, not raised.
+
+    ``log_dir``: the server log directory the operator configured, if any.
+    """
     version = pg.server_version_num(conn)
     unreadable: dict[str, str] = {}
 
@@ -57,6 +63,7 @@ def gather(conn: Conn) -> DoctorFacts:
         maintenance=probe("maintenance", lambda: _maintenance(conn, version)),
         platform=probe("platform", lambda: _platform(conn)),
         unreadable=unreadable,
+        log_source=configured(log_dir) if log_dir is not None else discover(conn),
     )
 
 

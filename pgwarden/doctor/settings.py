@@ -23,6 +23,10 @@ LOG_IMPACT = (
     "shorter than the sampling interval; on managed services (RDS, Cloud SQL, Neon) "
     "the server log is not readable and pgwarden always falls back to sampling"
 )
+SOURCE_IMPACT = (
+    "slow queries come from activity sampling only, which misses statements "
+    "shorter than the sampling interval and sees no statement's final duration"
+)
 EXPLAIN_IMPACT = (
     "optional: plans of slow statements are not logged; pgwarden runs EXPLAIN on "
     "demand instead"
@@ -96,6 +100,18 @@ def slow_query_log(facts: DoctorFacts) -> Check:
         restart = "logging_collector" in wanted
         fix = fixes.alter_system(wanted, facts.platform, restart=restart)
     return Check("slow_query_log", not wanted, found, fix, LOG_IMPACT)
+
+
+def slow_query_source(facts: DoctorFacts) -> Check:
+    """Which source the slow query log reads, and why (the fix when it is not the
+    server log)."""
+    source = facts.log_source
+    if source is None:
+        detail = "not looked up"
+        return Check("slow_query_source", False, detail, None, SOURCE_IMPACT)
+    fix = None if source.reads_log else source.fix
+    return Check("slow_query_source", source.reads_log, source.detail, fix,
+                 SOURCE_IMPACT)  # fmt: skip
 
 
 def _shown(facts: DoctorFacts, name: str) -> str:

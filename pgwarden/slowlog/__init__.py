@@ -16,22 +16,28 @@ from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
 from pgwarden.slowlog.report import MinuteCount, recent, slow_queries_per_minute
 from pgwarden.slowlog.serverlog import LogIngest, ingest_server_log, ingest_stream
 from pgwarden.slowlog.severity import Thresholds
+from pgwarden.slowlog.source import LogSource
+from pgwarden.slowlog.source import configured as log_dir_source
+from pgwarden.slowlog.source import discover as discover_log_source
 from pgwarden.slowlog.store import ensure_target, record
 from pgwarden.sqltext import Normalised, normalise, resolve_caller
 
 __all__ = [
     "LogIngest",
+    "LogSource",
     "MinuteCount",
     "Normalised",
     "ReportIngest",
     "SlowQuery",
     "Thresholds",
     "apply_retention",
+    "discover_log_source",
     "ensure_partitions",
     "ensure_target",
     "ingest_application_reports",
     "ingest_server_log",
     "ingest_stream",
+    "log_dir_source",
     "normalise",
     "parse_report",
     "recent",

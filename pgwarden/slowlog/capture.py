@@ -26,8 +26,10 @@ from pgwarden.errors import PgwardenError
 from pgwarden.slowlog import activity, param_values
 from pgwarden.slowlog.model import Skipped, SlowQuery
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
+from pgwarden.slowlog.remotelog import ingest_remote_log
 from pgwarden.slowlog.serverlog import LogIngest, ingest_server_log
 from pgwarden.slowlog.severity import Thresholds
+from pgwarden.slowlog.source import LogSource, configured, discover
 from pgwarden.slowlog.store import ensure_target
 
 logger = logging.getLogger(__name__)
@@ -109,6 +111,8 @@ class SlowCapture:
         self._failures: dict[str, str] = {}
         self._observer: param_values.Observer | None = None
         self._skipped = Skipped()
+        self._source: LogSource | None = None
+        self._source_at: datetime | None = None
 
     def after_cycle(
         self,
@@ -123,7 +127,9 @@ class SlowCapture:
         moment = now or datetime.now(UTC)
         observer = self._observe(target_conn)
         logged = self._guard(
-            "server log", lambda: self._read_log(repo_conn, observer), None
+            "server log",
+            lambda: self._read_log(repo_conn, observer, target_conn, moment),
+            None,
         )
         if logged is not None and logged.skipped:
             self._skipped.add(logged.skip_reason or "unreadable", logged.skipped)
@@ -155,16 +161,46 @@ class SlowCapture:
         return len(found)
 
     def _read_log(
-        self, repo_conn: Conn | None, observer: param_values.Observer | None = None
+        self,
+        repo_conn: Conn | None,
+        observer: param_values.Observer | None = None,
+        target_conn: Conn | None = None,
+        now: datetime | None = None,
     ) -> LogIngest | None:
-        log_dir = self.log_dir
-        if repo_conn is None or log_dir is None or not log_dir.is_dir():
+        source = self.log_source(target_conn, now)
+        if repo_conn is None or source is None:
             return None
-        return ingest_server_log(
-            repo_conn, self._target(repo_conn), log_dir,
-            thresholds=self.thresholds, retention_days=self.settings.retention_days,
-            observer=observer,
-        )  # fmt: skip
+        options: dict[str, Any] = {
+            "thresholds": self.thresholds,
+            "retention_days": self.settings.retention_days,
+            "observer": observer,
+            "database": source.database,
+        }
+        target_id = self._target(repo_conn)
+        if source.path is not None and source.path.is_dir():
+            return ingest_server_log(repo_conn, target_id, source.path, **options)
+        if source.server_dir is not None and target_conn is not None:
+            return ingest_remote_log(
+                target_conn, repo_conn, target_id, source.server_dir, **options
+            )
+        return None
+
+    def log_source(
+        self, target_conn: Conn | None, now: datetime | None = None
+    ) -> LogSource | None:
+        """The configured log directory, else what the server allows, looked up
+        again about hourly (None while the target is down and none is known)."""
+        if self.log_dir is not None:
+            return configured(self.log_dir)
+        moment = now or datetime.now(UTC)
+        due = self._source_at is None or upkeep_due(self._source_at, moment)
+        if due and not _down(target_conn):
+            assert target_conn is not None
+            found = discover(target_conn)
+            if self._source is None or found.detail != self._source.detail:
+                logger.info("slow query source: %s", found.detail)
+            self._source, self._source_at = found, moment
+        return self._source
 
     def _sample(self, target_conn: Conn, repo_conn: Conn) -> list[SlowQuery]:
         return activity.sample(

@@ -98,3 +98,27 @@ WHERE state = 'active'
   AND pid <> pg_backend_pid()
   AND application_name IS DISTINCT FROM %(own_application)s
   AND query_start < clock_timestamp() - make_interval(secs => %(threshold_ms)s / 1000.0);
+
+-- name: log_settings
+-- superuser-only settings (data_directory, log_directory) are absent for a role
+-- without pg_read_all_settings
+SELECT name, setting
+FROM pg_settings
+WHERE name IN ('data_directory', 'log_directory', 'log_destination',
+               'logging_collector', 'port');
+
+-- name: log_functions
+SELECT current_user AS role,
+       has_function_privilege('pg_catalog.pg_ls_logdir()', 'EXECUTE') AS can_list,
+       has_function_privilege(
+           'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)', 'EXECUTE'
+       ) AS can_read;
+
+-- name: ls_logdir
+SELECT name, size, modification
+FROM pg_catalog.pg_ls_logdir()
+WHERE right(name, 5) = '.json' OR right(name, 4) = '.csv'
+ORDER BY modification, name;
+
+-- name: read_log_file
+SELECT pg_catalog.pg_read_binary_file(%s, %s, %s, true) AS data;

@@ -37,10 +37,26 @@ def test_unreachable_server_exits_3_with_host_and_reason() -> None:
     assert "refused" in line.lower()
 
 
-def test_malformed_dsn_exits_3() -> None:
+def test_malformed_dsn_is_a_usage_error() -> None:
     result = pgwarden("--dsn", "this is not a dsn", "doctor")
-    assert result.returncode == 3
+    assert result.returncode == 2
     assert "malformed DSN" in _one_error_line(result.stderr)
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code() -> None:
+    result = pgwarden("doctor", "--dsn", "this is not a dsn", "--debug")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("error: malformed DSN")
+
+
+def test_no_target_at_all_says_how_to_give_one(tmp_path: Path) -> None:
+    for command in (("doctor",), ("metrics",), ("collect", "--once")):
+        result = pgwarden(*command, cwd=tmp_path)
+        assert result.returncode == 2, (command, result.stderr)
+        line = _one_error_line(result.stderr)
+        for way in ("--dsn", "PGWARDEN_DSN", "PG*", "dsn in pgwarden.toml"):
+            assert way in line, (command, line)
 
 
 def test_password_never_printed_on_failure() -> None:

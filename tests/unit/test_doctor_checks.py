@@ -15,6 +15,7 @@ from pgwarden.doctor import (
     Maintenance,
     evaluate,
 )
+from pgwarden.slowlog import LogSource
 
 GOOD_SETTINGS = {
     "server_version": "16.4",
@@ -55,6 +56,7 @@ def facts(**changes: Any) -> DoctorFacts:
         },
         pg_stat_statements="readable",
         maintenance=Maintenance(tables=24, denied=0),
+        log_source=LogSource("file", "server log via file path: /pgdata/log"),
     )
     return dataclasses.replace(base, **changes)
 
@@ -84,7 +86,7 @@ def test_report_as_dict_has_the_json_shape() -> None:
 
 def test_check_names_are_unique() -> None:
     names = [c.name for c in evaluate(facts())]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 13
 
 
 @pytest.mark.parametrize(
@@ -309,3 +311,12 @@ def test_auto_explain_is_informational() -> None:
     assert not result.ok and result.impact.startswith("optional")
     assert result.fix and "add auto_explain to shared_preload_libraries" in result.fix
     assert check("auto_explain", settings=settings(shared_preload_libraries=None)).ok
+
+
+def test_slow_query_source_names_the_source_and_the_fix() -> None:
+    assert check("slow_query_source").detail.startswith("server log via file path")
+    sampling = LogSource("sampling", "activity sampling only: hidden", "GRANT x;")
+    result = check("slow_query_source", log_source=sampling)
+    assert not result.ok
+    assert result.detail == "activity sampling only: hidden"
+    assert result.fix == "GRANT x;"
