@@ -77,7 +77,14 @@ class Interval:
 
 
 def target_id(conn: psycopg.Connection[Any], name: str) -> int | None:
-    row = pg.fetch_one(conn, pg.query("collect_repository", "target_id"), [name])
+    """The target's id; None when it was never collected or pgwarden's schema is not
+    installed yet (on a connection outside a transaction)."""
+    try:
+        row = pg.fetch_one(conn, pg.query("collect_repository", "target_id"), [name])
+    except psycopg.errors.UndefinedTable:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raise
+        return None
     return None if row is None else int(row["id"])
 
 

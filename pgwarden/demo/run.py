@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from pgwarden.demo.services import DashboardThread, WorkerThread, stop_all
 from pgwarden.demo.sqlcommenter import APPLICATION
 from pgwarden.demo.workload import WorkloadStats, run_light_workload
 from pgwarden.embedded import EmbeddedServer, free_port, port_free
-from pgwarden.errors import PgwardenError
+from pgwarden.errors import ConfigurationError, PgwardenError
 from pgwarden.paths import default_embedded_dir
 
 DEMO_DATABASE = "pgwarden_demo"
@@ -44,6 +44,7 @@ class DemoOptions:
 
 def run_demo(options: DemoOptions, say: Say, show: Say) -> WorkloadStats:
     """Run the demo until Ctrl-C or ``duration``; stop the server it started."""
+    options = replace(options, port=dashboard_port(options, say))
     server = EmbeddedServer(options.data_dir or default_embedded_dir(), options.pg_bin)
     was_running = server.status().running
     status = server.start()
@@ -72,13 +73,13 @@ def _run_services(
         token_secret.get_secret_value() if token_secret else secrets.token_urlsafe(32)
     )
     host = settings.dashboard.host
-    port = settings.dashboard.port if options.port is None else options.port
-    if port and not port_free(port):
-        say(f"port {port} is busy; the dashboard uses another one")
-    if not port or not port_free(port):
-        port = free_port()
+    port = options.port or free_port()
     worker = WorkerThread(dsn, settings, options.collect_interval, log_dir)
-    dashboard = DashboardThread(dsn, settings, host, port, token)
+    # the dashboard says how often the demo's worker collects
+    every = max(1, round(options.collect_interval))
+    collect = settings.collect.model_copy(update={"interval_seconds": every})
+    shown = settings.model_copy(update={"collect": collect})
+    dashboard = DashboardThread(dsn, shown, host, port, token)
     try:
         worker.start()
         dashboard.start()
@@ -92,6 +93,26 @@ def _run_services(
         return stats
     finally:
         stop_all(dashboard, worker)
+
+
+def dashboard_port(options: DemoOptions, say: Say) -> int:
+    """The dashboard's port: ``--port`` as given (a busy one is an error), a free
+    one for ``--port 0``, else ``dashboard.port`` or, when it is busy, a free one."""
+    host = options.settings.dashboard.host
+    if options.port:
+        if not port_free(options.port, host):
+            raise ConfigurationError(
+                f"--port {options.port}: already in use on {host}; "
+                "choose another port or stop what listens there"
+            )
+        return options.port
+    configured = options.settings.dashboard.port if options.port is None else 0
+    if configured and port_free(configured, host):
+        return configured
+    chosen = free_port()
+    if configured:
+        say(f"port {configured} (dashboard.port) is busy; the dashboard uses {chosen}")
+    return chosen
 
 
 def ensure_database(server: EmbeddedServer, dbname: str) -> str:

@@ -75,6 +75,12 @@ def test_metrics_without_history_read_the_target(empty_dsn: str) -> None:
     assert printed["active_connections"]["total"] >= 1
 
 
+def test_metrics_before_pgwarden_is_installed_read_the_target(empty_dsn: str) -> None:
+    result = CliRunner().invoke(cli(empty_dsn), ["metrics", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source"] == "live"
+
+
 def test_serve_generates_a_token_once(capsys: pytest.CaptureFixture[str]) -> None:
     token = serve_cmd._token(None, "http://127.0.0.1:1/")
     assert len(token) >= 40 and token in capsys.readouterr().err
