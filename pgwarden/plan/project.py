@@ -227,13 +227,14 @@ def _memory(b: Baseline, a: Assumptions, pool_x: int | None) -> dict[str, Any]:
 
 def _thresholds(b: Baseline, a: Assumptions, memory: Mapping[str, Any]) -> list[Any]:
     size = float(b.database_bytes)
-    limits: list[tuple[str, Trend, float, float]] = [
-        ("database larger than RAM", b.database, size, memory["ram_bytes"]),
+    limits: list[tuple[str, Trend, float, float, str]] = [
+        ("database larger than RAM", b.database, size, memory["ram_bytes"], "bytes"),
         (
             "database larger than shared_buffers",
             b.database,
             size,
             b.shared_buffers_bytes,
+            "bytes",
         ),
     ]
     if a.disk_bytes:
@@ -243,6 +244,7 @@ def _thresholds(b: Baseline, a: Assumptions, memory: Mapping[str, Any]) -> list[
                 b.database,
                 size,
                 a.disk_bytes * DISK_SHARE,
+                "bytes",
             )
         )
     if b.peak_qps is not None and b.mean_statement_ms:
@@ -254,6 +256,7 @@ def _thresholds(b: Baseline, a: Assumptions, memory: Mapping[str, Any]) -> list[
                 b.qps,
                 b.peak_qps,
                 limit_qps,
+                "queries/s",
             )
         )
     for t in b.tables:
@@ -265,12 +268,13 @@ def _thresholds(b: Baseline, a: Assumptions, memory: Mapping[str, Any]) -> list[
                     t.row_growth,
                     t.rows,
                     a.partition_min_rows,
+                    "rows",
                 )
             )
     months = max(a.months, default=0)
     return [
-        _limit(name, trend, current, limit, b.generated_at, months)
-        for name, trend, current, limit in limits
+        _limit(name, trend, current, limit, b.generated_at, months) | {"unit": unit}
+        for name, trend, current, limit, unit in limits
     ]
 
 

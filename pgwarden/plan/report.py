@@ -157,11 +157,19 @@ def projection_md(p: Projection) -> str:
         "",
     ]
     trows = [
-        (t["threshold"], t["current"], t["limit"], t["when"], t["trend"])
+        (t["threshold"], _amount(t["current"], t["unit"]),
+         _amount(t["limit"], t["unit"]), t["when"], t["trend"])
         for t in p.thresholds
-    ]
+    ]  # fmt: skip
     lines += _table(["threshold", "now", "limit", "crossed", "trend"], trows)
     return "\n".join(lines) + "\n"
+
+
+def _amount(value: float, unit: str) -> str:
+    """A threshold's figure as a DBA reads it: sizes in binary units, counts grouped."""
+    if unit == "bytes":
+        return size(value)
+    return f"{value:,.1f} {unit}" if unit == "queries/s" else f"{value:,.0f} {unit}"
 
 
 def _between(low: float | None, high: float | None) -> str:

@@ -272,3 +272,18 @@ def test_workbook_is_a_model_of_formulas() -> None:
         assert "Inputs!$B$30" in text and "Inputs!$B$2*" not in text
     finally:
         xlsx.CELLS["users_x"] = saved
+
+
+def test_thresholds_read_in_units_in_markdown() -> None:
+    from pgwarden.plan.report import projection_md
+
+    b = build_baseline(inputs(), CAP)
+    b = replace(b, database_bytes=20 * MB, database=replace(b.database, per_day=1e6))
+    p = project(b, Assumptions(months=(6, 12), users_x=10, headroom_pct=30))
+    units = {t["threshold"]: t["unit"] for t in p.thresholds}
+    assert units["database larger than RAM"] == "bytes"
+    row = next(
+        line for line in projection_md(p).splitlines()
+        if line.startswith("| database larger than RAM")
+    )  # fmt: skip
+    assert "20.0 MB" in row and str(20 * MB) not in row
