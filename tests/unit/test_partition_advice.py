@@ -228,3 +228,13 @@ def test_partman_configuration_when_installed() -> None:
 def test_array_literals() -> None:
     assert parse_array('{1,2,"a b","c\\"d"}') == ("1", "2", "a b", 'c"d')
     assert parse_array(None) == () and parse_array("{}") == ()
+
+
+def test_implications_name_columns_as_sql_not_python() -> None:
+    from pgwarden.plan.partitions.migration import implications
+
+    _, key, _ = choose(facts(), TableUsage(), SETTINGS)
+    assert key is not None
+    found = implications(facts(), key)
+    assert any('("id", "createdAt")' in line for line in found), found
+    assert not any("('" in line or "')" in line for line in found), found

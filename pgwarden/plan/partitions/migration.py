@@ -18,6 +18,7 @@ on top after each checkpoint), so replicas and WAL archives must have the room.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,24 +41,27 @@ def implications(t: TableFacts, key: Key) -> list[str]:
     if pk is None:
         found.append("no primary key: the partitioned table gets none either")
     elif key.column in pk.columns:
-        found.append(f"the primary key {pk.columns} already includes {key.column!r}")
+        found.append(
+            f"the primary key {_cols(pk.columns)} already includes {ident(key.column)}"
+        )
     else:
         cols = key_columns(pk.columns, key.column)
         found.append(
-            f"the primary key becomes {cols}: PostgreSQL requires the partition key "
-            f"in it, so {pk.columns} alone is no longer enforced unique across "
-            "partitions (an identity or sequence still keeps it unique in practice)"
+            f"the primary key becomes {_cols(cols)}: PostgreSQL requires the partition "
+            f"key in it, so {_cols(pk.columns)} alone is no longer enforced unique "
+            "across partitions (an identity or sequence still keeps it unique in "
+            "practice)"
         )
     for c in t.constraints:
         if c.own and c.type == "u" and key.column not in c.columns:
             found.append(
-                f"unique constraint {c.name!r} {c.columns} gains "
-                f"{key.column!r}: uniqueness is per {key.column!r} only"
+                f"unique constraint {ident(c.name)} {_cols(c.columns)} gains "
+                f"{ident(key.column)}: uniqueness is per {ident(key.column)} only"
             )
     for i in t.indexes:
         if i.unique:
             found.append(
-                f"unique index {i.name!r} must include {key.column!r} to "
+                f"unique index {ident(i.name)} must include {ident(key.column)} to "
                 "exist on the partitioned table; it is left out of the DDL"
             )
     for fk in t.referencing:
@@ -67,18 +71,23 @@ def implications(t: TableFacts, key: Key) -> list[str]:
     return found
 
 
+def _cols(columns: Sequence[str]) -> str:
+    """``("id", "createdAt")``, as the DDL writes the key."""
+    return "(" + ", ".join(ident(c) for c in columns) + ")"
+
+
 def _referencing(key: Key, fk: Constraint) -> str:
     where = f"{fk.schema}.{fk.table}"
     cols = ", ".join(fk.columns)
     if key.column in fk.table_columns:
         return (
-            f"foreign key {fk.name!r} of {where} ({cols}) must reference a unique "
-            f"key that includes {key.column!r}: make it ({key.column}, {cols}) "
+            f"foreign key {ident(fk.name)} of {where} ({cols}) must reference a unique "
+            f"key that includes {ident(key.column)}: make it ({key.column}, {cols}) "
             f"referencing ({key.column}, {', '.join(fk.ref_columns)})"
         )
     return (
-        f"foreign key {fk.name!r} of {where} ({cols}) cannot reference the "
-        f"partitioned table unless {where} also stores {key.column!r}: add that "
+        f"foreign key {ident(fk.name)} of {where} ({cols}) cannot reference the "
+        f"partitioned table unless {where} also stores {ident(key.column)}: add that "
         "column to it, or drop the constraint and check the reference in the "
         "application"
     )
