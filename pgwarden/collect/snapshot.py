@@ -38,6 +38,7 @@ from pgwarden.collect.kinds import (
     Kind,
 )
 from pgwarden.errors import MissingCapability
+from pgwarden.skipped import Skipped
 
 Key = tuple[Any, ...]
 Number = int | float
@@ -54,19 +55,6 @@ _LOAD_ERRORS = (psycopg.DataError, ValueError, OverflowError)
 
 class BadRow(ValueError):
     """A row of a catalog read that cannot be used; the message says why, not what."""
-
-
-@dataclass
-class Unread:
-    """Rows of a read that could not be used, and the first reason (never a value)."""
-
-    count: int = 0
-    reason: str | None = None
-
-    def add(self, reason: str, count: int = 1) -> None:
-        self.count += count
-        if self.reason is None and count:
-            self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +74,7 @@ class Table:
     names: tuple[str, ...]
     rows: list[tuple[Any, ...]]
     types: tuple[int, ...] = ()
-    unread: Unread = field(default_factory=Unread)
+    unread: Skipped = field(default_factory=Skipped)
 
 
 @dataclass(frozen=True)
@@ -202,7 +190,7 @@ def _read(
     row_factory: RowFactory[Any],
     *,
     binary: bool = False,
-) -> tuple[list[Any], list[psycopg.Column], Unread]:
+) -> tuple[list[Any], list[psycopg.Column], Skipped]:
     with guard(feature), conn.transaction():
         _limits(conn, timeout_ms)
         with conn.cursor(row_factory=row_factory, binary=binary) as cur:
@@ -211,9 +199,9 @@ def _read(
             return rows, list(cur.description or []), unread
 
 
-def _fetch(cur: psycopg.Cursor[Any]) -> tuple[list[Any], Unread]:
+def _fetch(cur: psycopg.Cursor[Any]) -> tuple[list[Any], Skipped]:
     """Every row; when one cannot be loaded, the others one by one."""
-    unread = Unread()
+    unread = Skipped()
     try:
         return cur.fetchall(), unread
     except _LOAD_ERRORS:
@@ -356,7 +344,7 @@ def _key(kind: Kind, data: Mapping[str, Any]) -> Key:
 
 
 def keyed_rows(
-    kind: Kind, table: Table, unread: Unread | None = None
+    kind: Kind, table: Table, unread: Skipped | None = None
 ) -> dict[Key, Row]:
     """Rows of ``kind`` by key, in one pass over plain tuples.
 
@@ -445,7 +433,7 @@ def _picker(indices: Sequence[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ..
     return lambda row: ()
 
 
-def relations(part: str, table: Table, unread: Unread | None = None) -> list[Relation]:
+def relations(part: str, table: Table, unread: Skipped | None = None) -> list[Relation]:
     """The names of a part's relations; a row whose names are not text is left out
     (and counted in ``unread``)."""
     kind = "index" if part == "indexes" else "table"

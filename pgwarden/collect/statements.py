@@ -31,13 +31,13 @@ from pgwarden.collect.snapshot import (
     Part,
     Server,
     Table,
-    Unread,
     keyed_rows,
     read,
     read_table,
     to_row,
 )
 from pgwarden.errors import MissingCapability
+from pgwarden.skipped import Skipped
 
 #: extension version -> the first server major that shipped it
 EXTENSION_MAJOR = {"1.9": 14, "1.10": 15, "1.11": 17, "1.12": 18}
@@ -139,7 +139,7 @@ def read_texts(
     keys: Collection[Key],
     text_limit: int,
     timeout_ms: int | None = None,
-    unread: Unread | None = None,
+    unread: Skipped | None = None,
 ) -> tuple[StatementText, ...]:
     """Texts of ``keys`` (already normalised by pg_stat_statements), truncated.
 
@@ -150,7 +150,7 @@ def read_texts(
     query = _query("statement_texts", schema)
     params = [text_limit, queryids]
     table = read_table(conn, "statement texts", query, params, timeout_ms)
-    unread = unread if unread is not None else Unread()
+    unread = unread if unread is not None else Skipped()
     unread.add(table.unread.reason or "", table.unread.count)
     found = []
     for row in _dicts(table):

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from pgwarden import pg
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog import store
-from pgwarden.slowlog.model import Seen, Skipped, SlowQuery, classify_all
+from pgwarden.slowlog.model import Seen, SlowQuery, classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 from pgwarden.sqltext import is_marked
 

@@ -23,8 +23,9 @@ import psycopg
 from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
 from pgwarden.errors import PgwardenError
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog import activity, param_values
-from pgwarden.slowlog.model import Skipped, SlowQuery
+from pgwarden.slowlog.model import SlowQuery
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
 from pgwarden.slowlog.remotelog import ingest_remote_log
 from pgwarden.slowlog.serverlog import LogIngest, ingest_server_log

@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pgwarden.slowlog.model import Seen, Skipped
+from pgwarden.skipped import Skipped
+from pgwarden.slowlog.model import Seen
 from pgwarden.slowlog.plan import split_plan
 
 LogFormat = Literal["jsonlog", "csvlog"]

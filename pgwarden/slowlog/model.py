@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Severity, Thresholds
 from pgwarden.sqltext import normalise, resolve_caller
 
@@ -59,26 +60,6 @@ class Seen:
     pid: int | None = None
     backend_start: datetime | None = None
     started: datetime | None = None
-
-
-@dataclass
-class Skipped:
-    """Records a read left out, and the first reason why (never a record's text)."""
-
-    count: int = 0
-    reason: str | None = None
-
-    def add(self, reason: str, count: int = 1) -> None:
-        self.count += count
-        if self.reason is None and count:
-            self.reason = reason
-
-    def summary(self, noun: str) -> str | None:
-        """``skipped 3 unreadable <noun>s (first: <reason>)``, or None."""
-        if not self.count:
-            return None
-        plural = "" if self.count == 1 else "s"
-        return f"skipped {self.count} unreadable {noun}{plural} (first: {self.reason})"
 
 
 def classify(

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from pgwarden import pg
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog import store
-from pgwarden.slowlog.model import Skipped
 from pgwarden.slowlog.serverlog import (
     HEAD_BYTES,
     MAX_RECORD_BYTES,

@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 import psycopg
 
 from pgwarden import pg
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog import store
 from pgwarden.slowlog.logparse import (
     BadLogRecord,
@@ -41,7 +42,7 @@ from pgwarden.slowlog.logparse import (
     parse_json_line,
     slow_statements,
 )
-from pgwarden.slowlog.model import Seen, Skipped, classify_all
+from pgwarden.slowlog.model import Seen, classify_all
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 from pgwarden.sqltext import is_marked
 

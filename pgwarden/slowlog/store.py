@@ -18,8 +18,9 @@ from psycopg.rows import dict_row
 
 from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog import partitions
-from pgwarden.slowlog.model import Skipped, SlowQuery
+from pgwarden.slowlog.model import SlowQuery
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 
 #: Start times of the same execution seen by two sources differ by less than this.

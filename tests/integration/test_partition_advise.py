@@ -94,7 +94,7 @@ def test_reference_tables_get_range_and_hash(collected: str) -> None:
     assert (audit["key"]["strategy"], audit["key"]["column"]) == ("RANGE", "createdAt")
     assert audit["key"]["interval"] and audit["key"]["count"] >= 2
     assert audit["predicates"]["createdAt"] > 0.5
-    assert "('id', 'createdAt')" in audit["implications"][0]
+    assert '("id", "createdAt")' in audit["implications"][0]
     assert "DROP" in audit["retention"] or "drops" in audit["retention"]
     answer = advised["Answer"]
     assert answer["access_pattern"] == "tenant-scoped"

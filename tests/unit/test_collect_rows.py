@@ -13,11 +13,11 @@ from pgwarden.collect.snapshot import (
     REAL_MAX,
     BadRow,
     Table,
-    Unread,
     keyed_rows,
     relations,
     to_row,
 )
+from pgwarden.skipped import Skipped
 
 NAMES = ("relid", "schema_name", "rel_name", "table_relid", "idx_scan", "size_bytes")
 #: oid, name, name, int8, numeric, float8: the last two are checked row by row
@@ -39,7 +39,7 @@ def test_bad_values_cost_their_row_only() -> None:
         (7, "public", "g", 10, Decimal("2.6"), 1),
         (8, "public", "h", 10, 1, 10**400),
     )
-    unread = Unread()
+    unread = Skipped()
 
     rows = keyed_rows(INDEX, table, unread)
 
@@ -61,7 +61,7 @@ def test_names_that_are_not_text_are_left_out() -> None:
     table = _table(
         (1, "public", b"t\xff", None, 1, 1.0), (2, "public", "u", None, 1, 1)
     )
-    unread = Unread()
+    unread = Skipped()
     assert [r.rel_name for r in relations("tables", table, unread)] == ["u"]
     assert unread.count == 1 and unread.reason == "rel_name: not text"
 

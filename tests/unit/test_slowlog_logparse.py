@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog.application import BadRecord, parse_report
 from pgwarden.slowlog.logparse import (
     MAX_NAME_CHARS,
@@ -18,7 +19,7 @@ from pgwarden.slowlog.logparse import (
     parse_timestamp,
     slow_statements,
 )
-from pgwarden.slowlog.model import Skipped, classify_all
+from pgwarden.slowlog.model import classify_all
 from pgwarden.slowlog.serverlog import batches
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pgwarden.skipped import Skipped
 from pgwarden.slowlog.logparse import (
     MAX_DURATION_MS,
     BadLogRecord,
@@ -21,7 +22,7 @@ from pgwarden.slowlog.logparse import (
     parse_timestamp,
     slow_statements,
 )
-from pgwarden.slowlog.model import Skipped, classify_all
+from pgwarden.slowlog.model import classify_all
 from pgwarden.slowlog.plan import split_plan
 from pgwarden.slowlog.serverlog import Raw, batches, parse_record, records
 
