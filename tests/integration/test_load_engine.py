@@ -86,9 +86,14 @@ def test_a_tiny_pool_with_a_short_timeout_is_reported_as_exhausted(
     demo_dsn: str, pg_server: TestServer
 ) -> None:
     _engine_only_once(pg_server)
+    # A lock held on "Assessment" keeps the one pooled connection busy for far
+    # longer than the pool timeout, so the other users' waits must time out.
+    progress, thread = _stall_on_first_tick(demo_dsn, 0.6)
     run = run_load(
-        _spec(demo_dsn, users=12, pool_size=1, pool_timeout_s=0.02, duration_s=1.5)
+        _spec(demo_dsn, users=12, pool_size=1, pool_timeout_s=0.02, duration_s=1.5),
+        progress,  # type: ignore[arg-type]
     )
+    thread.join()
     report = build_report(run, "test")
     assert report["errors"]["by_class"]["pool_exhausted"] > 0
     assert report["errors"]["by_class"]["other"] == 0
