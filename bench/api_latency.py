@@ -1,4 +1,5 @@
-"""Admin API latency on 30 days of history at 1,000 statements, against a 100 ms goal.
+"""Admin API latency on 30 days of history at 1,000 statements: the dashboard's
+three chart resources against a 100 ms goal, every other page's API against 300 ms.
 
 Builds the history of one target in a repository on an embedded server with SQL
 (``INSERT … SELECT generate_series`` into the collector's ``_current``, ``_history``
@@ -9,7 +10,10 @@ columns the dashboard never reads are left NULL.
 
 Then serves the app with uvicorn on loopback and times N requests per resource
 with httpx after a warm-up, and times the underlying queries bare (psycopg, same
-parameters) for comparison.
+parameters) for comparison. Every other ``GET /api/admin/*`` route the app has is
+timed too (the pages' APIs, found in the app's routes; a path parameter is filled
+with a statement of the history, or the route is listed as not timed); the live
+reads of the target go to the bench database itself.
 
     python bench/api_latency.py [--requests 200] [--days 30] [--statements 1000]
                                 [--budget 30] [--explain] [--no-totals]
@@ -46,6 +50,7 @@ from pgwarden.web import create_app
 from pgwarden.web.server import make_server
 
 GOAL_MS = 100.0
+PAGE_GOAL_MS = 300.0
 TARGET = "bench"
 TOKEN = "bench-token-0123456789"
 DBID = 16384
@@ -256,10 +261,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def page_resources(app: Any, queryid: int) -> tuple[list[str], list[str]]:
+    """Every other GET of /api/admin (to time) and those it cannot fill (to list),
+    from the app's OpenAPI description."""
+    timed, skipped = [], []
+    for path, methods in app.openapi()["paths"].items():
+        if "get" not in methods or not path.startswith("/api/admin"):
+            continue
+        if any(path == r.split("?")[0] for r in RESOURCES):
+            continue
+        filled = path.replace("{queryid}", str(queryid))
+        (skipped if "{" in filled else timed).append(filled)
+    return timed, skipped
+
+
 @contextmanager
-def serving(dsn: str) -> Iterator[str]:
+def serving(dsn: str) -> Iterator[tuple[str, Any]]:
     port = _free_port()
-    app = create_app(Settings(), dsn, TARGET, TOKEN)
+    app = create_app(Settings(), dsn, TARGET, TOKEN, target_dsn=dsn)
     server = make_server(app, "127.0.0.1", port, access_log=False)
     server.config.log_level = "warning"
     thread = threading.Thread(target=server.run, daemon=True)
@@ -267,7 +286,7 @@ def serving(dsn: str) -> Iterator[str]:
     while not server.started:
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         thread.join(10)
@@ -280,18 +299,20 @@ def percentiles(times: list[float]) -> tuple[float, float, float]:
 
 def _get(client: httpx.Client, path: str) -> float:
     start = time.perf_counter()
-    client.get(path).raise_for_status()
+    response = client.get(path)
+    if response.status_code != 404:  # 404: nothing recorded yet, a valid answer
+        response.raise_for_status()
     return (time.perf_counter() - start) * 1000
 
 
 def time_requests(
-    url: str, requests: int, budget_s: float
+    url: str, requests: int, budget_s: float, paths: list[str]
 ) -> dict[str, tuple[float, list[float]]]:
     """Per resource: the first (cold) request, then up to N after a warm-up of 10."""
     found: dict[str, tuple[float, list[float]]] = {}
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-        for path in RESOURCES:
+        for path in paths:
             cold = _get(client, path)
             for _ in range(10):
                 _get(client, path)
@@ -400,18 +421,28 @@ def run(server: EmbeddedServer, args: argparse.Namespace) -> None:
         f"history: {args.days} days, {args.statements} statements, 24 tables, "
         f"96 indexes; built in {time.perf_counter() - start:.0f} s ({built})"
     )
-    with serving(dsn) as url:
-        timings = time_requests(url, args.requests, args.budget)
+    with serving(dsn) as (url, app):
+        timings = time_requests(url, args.requests, args.budget, list(RESOURCES))
+        pages, skipped = page_resources(app, 1000003)
+        page_timings = time_requests(url, args.pages_requests, args.budget, pages)
     print(
-        f"\n{'GET':<34} {'n':>4} {'cold':>8} {'p50':>8} {'p95':>8} {'p99':>8}"
-        f"  p95/goal({GOAL_MS:.0f} ms)"
+        f"\n{'GET':<40} {'n':>4} {'cold':>8} {'p50':>8} {'p95':>8} {'p99':>8}  p95/goal"
     )
-    for path, (cold, times) in timings.items():
-        p50, p95, p99 = percentiles(times)
-        print(
-            f"{path.removeprefix('/api/admin'):<34} {len(times):4d} {cold:6.0f}ms "
-            f"{p50:6.1f}ms {p95:6.1f}ms {p99:6.1f}ms  {p95 / GOAL_MS:.2f}"
-        )
+    for goal, found in ((GOAL_MS, timings), (PAGE_GOAL_MS, page_timings)):
+        for path, (cold, times) in found.items():
+            p50, p95, p99 = percentiles(times)
+            print(
+                f"{path.removeprefix('/api/admin'):<40} {len(times):4d} {cold:6.0f}ms "
+                f"{p50:6.1f}ms {p95:6.1f}ms {p99:6.1f}ms  {p95 / goal:.2f} "
+                f"({goal:.0f} ms)"
+            )
+    if page_timings:
+        worst = max(page_timings, key=lambda p: percentiles(page_timings[p][1])[1])
+        p95 = percentiles(page_timings[worst][1])[1]
+        print(f"slowest page resource: {worst} p95 {p95:.1f} ms "
+              f"= {p95 / PAGE_GOAL_MS:.2f} of {PAGE_GOAL_MS:.0f} ms")  # fmt: skip
+    for path in skipped:
+        print(f"not timed (needs an id this history does not hold): {path}")
     bare = time_bare(dsn, target_id)
     print("\nbare SQL, median of 10 (psycopg, same parameters):")
     for name, ms in sorted(bare.items(), key=lambda kv: -kv[1]):
@@ -434,6 +465,10 @@ def main() -> None:
         default=30.0,
         help="seconds of timed requests per resource at most",
     )
+    parser.add_argument(
+        "--pages-requests", type=int, default=50,
+        help="timed requests per page resource (after a warm-up of 10)",
+    )  # fmt: skip
     parser.add_argument("--explain", action="store_true")
     parser.add_argument(
         "--no-totals",

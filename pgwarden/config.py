@@ -147,6 +147,14 @@ class DashboardSettings(Section):
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest request body (bytes); 413."
     )
+    viewer_token: SecretStr | None = Field(
+        None,
+        description="Read-only token: every page, no action (acknowledge, silence, "
+        "cancel, EXPLAIN, jobs); unset: no viewer role.",
+    )
+    hide_query_text: bool = Field(
+        False, description="Show the viewer role no statement text."
+    )
 
 
 class ChannelSettings(Section):
@@ -706,7 +714,12 @@ class Settings(BaseSettings):
         frozen=True,
         allow_inf_nan=False,
     )
-    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("dsn", "repository_dsn", "admin_token")
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "dsn",
+        "repository_dsn",
+        "admin_token",
+        "viewer_token",
+    )
     check_durations = field_validator("*")(_bounded)
 
     dsn: SecretStr | None = Field(None, description="Target database (libpq DSN/URI).")
@@ -854,8 +867,9 @@ def effective(settings: Settings) -> dict[str, Any]:
     for name in ("dsn", "repository_dsn"):
         secret = getattr(settings, name)
         data[name] = dsn.mask(secret.get_secret_value()) if secret else None
-    if settings.dashboard.admin_token is not None:
-        data["dashboard"]["admin_token"] = MASK
+    for token in ("admin_token", "viewer_token"):
+        if getattr(settings.dashboard, token) is not None:
+            data["dashboard"][token] = MASK
     if settings.ccb.log_key is not None:
         data["ccb"]["log_key"] = MASK
     return data

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from pgwarden import __version__
 from pgwarden.cli import (
+    activity_cmd,
     alerts_cmd,
     capacity_cmd,
     ccb_cmd,
@@ -130,6 +131,7 @@ app.command("collect")(collect_cmd.collect)
 app.command("slow-queries")(slowlog_cmd.slow_queries)
 app.command("ingest-log")(slowlog_cmd.ingest_log)
 app.command("metrics")(metrics_cmd.metrics)
+app.command("activity")(activity_cmd.activity)
 app.command("serve")(serve_cmd.serve)
 queries_app = typer.Typer(
     help="Statements from pgwarden's history.", no_args_is_help=True

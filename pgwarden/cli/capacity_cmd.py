@@ -76,31 +76,19 @@ def project(
     fmt: Fmt = None,
 ) -> None:
     """Sizes at future horizons and at more users; pool, memory, threshold dates."""
-    from pgwarden.plan import Assumptions, parse_months, projection_md
+    from pgwarden.plan import Assumptions, projection_md
     from pgwarden.plan import project_capacity as run_projection
 
     rt = runtime(ctx)
     chosen = _fmt(rt, fmt)
-    cap = rt.settings.capacity
     try:
-        horizons = parse_months(months) if months is not None else tuple(cap.months)
+        assumptions = Assumptions.of(rt.settings, months, users_x)
     except ValueError as exc:
         raise ConfigurationError(f"--months: {exc}") from exc
-    if not horizons:
-        raise ConfigurationError("--months: give at least one horizon, e.g. 6,12")
     load = read_load_report(load_report) if load_report is not None else None
     if xlsx is not None:
         _check_writable(xlsx)
     result = _baseline(rt)
-    assumptions = Assumptions(
-        months=horizons,
-        users_x=users_x or cap.users_multiplier,
-        headroom_pct=cap.headroom_pct,
-        memory_bytes=cap.memory_bytes,
-        disk_bytes=cap.disk_bytes,
-        connection_alert_pct=rt.settings.alerts.connection_utilisation_pct,
-        partition_min_rows=rt.settings.partitioning.min_rows,
-    )
     projection = run_projection(result, assumptions, load)
     if xlsx is not None:
         _write_xlsx(xlsx, projection)

@@ -35,6 +35,13 @@ Workers = Annotated[
     int | None, typer.Option("--workers", min=1, help="Generator processes.")
 ]
 Quiet = Annotated[bool, typer.Option("--no-progress", help="No live progress.")]
+Store = Annotated[
+    bool,
+    typer.Option(
+        "--store/--no-store",
+        help="Keep the report in the repository too (the dashboard's Load page).",
+    ),
+]
 AllowUnmarked = Annotated[
     bool,
     typer.Option(
@@ -71,6 +78,7 @@ def run(
     output: Output = None,
     no_progress: Quiet = False,
     allow_unmarked: AllowUnmarked = False,
+    store: Store = False,
 ) -> None:
     """Run a scenario with virtual users and report latencies and the bottleneck."""
     from pgwarden.load import build_report, run_load
@@ -98,6 +106,8 @@ def run(
         result = run_load(spec, progress)
     report = build_report(result, rt.target_name())
     _emit_report(chosen, report, output)
+    if store:
+        _store(rt, "load", report)
 
 
 @app.command("compare")
@@ -189,6 +199,7 @@ def elasticity(
     fmt: Fmt = None,
     output: Output = None,
     allow_unmarked: AllowUnmarked = False,
+    store: Store = False,
 ) -> None:
     """Pool, cache, shared_buffers and read-replica steps, and the playbook."""
     from pgwarden.load.buffers import size_bytes
@@ -244,7 +255,10 @@ def elasticity(
             f"{report['server']['cache_hit_ratio']}"
         )
 
-    _emit_elasticity(chosen, run_elasticity(spec, plan, target, done), output)
+    result = run_elasticity(spec, plan, target, done)
+    _emit_elasticity(chosen, result, output)
+    if store:
+        _store(rt, "elasticity", result)
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -325,6 +339,19 @@ def _sizes(text: str | None) -> list[int]:
 
 def _texts(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _store(rt: Runtime, kind: str, report: dict[str, Any]) -> None:
+    """Keep the report in the repository, under the target it ran against."""
+    from pgwarden import pg
+    from pgwarden.load import stored
+    from pgwarden.reports import register_target
+
+    needs = "stored reports (pgwarden init creates them)"
+    with pg.connect(rt.repository_dsn()) as repo, pg.guarded(needs):
+        target = register_target(repo, rt.target_dsn())
+        report_id = stored.store(repo, target.id, kind, report)
+    err.print(f"stored as report {report_id}")
 
 
 def _emit_report(fmt: str, report: dict[str, Any], output: Path | None) -> None:

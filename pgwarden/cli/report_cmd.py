@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -110,7 +111,8 @@ def optimization(
 def list_reports(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="index-health or optimization")
+        str | None,
+        typer.Option("--kind", help="index-health, optimization, load or elasticity."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 20,
     fmt: Annotated[
@@ -149,6 +151,7 @@ def show(
     """A stored report, rendered again."""
     from pgwarden.advise.health import report as health_report
     from pgwarden.advise.queries import report as optimization_report
+    from pgwarden.load import stored
 
     rt = runtime(ctx)
     with pg.connect(rt.repository_dsn()) as repo, pg.guarded(NEEDS):
@@ -158,5 +161,19 @@ def show(
         raise ReportNotFound(f"no report {report_id}")
     chosen = _format(fmt or rt.format, output)
     data = dict(row["data"])
+    if row["kind"] in stored.KINDS:
+        _write(_load_text(row["kind"], data, chosen), output)
+        return
     kind = optimization_report if data.get("kind") == "optimization" else health_report
     _write(kind.render(data, chosen), output)
+
+
+def _load_text(kind: str, data: dict[str, Any], fmt: str) -> str:
+    """A stored load run or elasticity result: its HTML page, or its JSON."""
+    from pgwarden.load import stored
+
+    if fmt == "html":
+        return stored.render(kind, data)
+    if fmt == "md":
+        raise ConfigurationError(f"--format md: a {kind} report is html or json")
+    return json.dumps(data, indent=2) + "\n"

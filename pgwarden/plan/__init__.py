@@ -8,15 +8,19 @@ large tables.
 """
 
 from pgwarden.plan import xlsx
-from pgwarden.plan.baseline import build_baseline
-from pgwarden.plan.gather import inputs, target_of
+from pgwarden.plan.baseline import Baseline, build_baseline
+from pgwarden.plan.gather import NoHistory, inputs, target_of
 from pgwarden.plan.project import Assumptions, NoGrowthEvidence, parse_months, usl_of
+from pgwarden.plan.project import Projection
 from pgwarden.plan.project import project as project_capacity
 from pgwarden.plan.report import baseline_md, projection_md
 
 __all__ = [
     "Assumptions",
+    "Baseline",
     "NoGrowthEvidence",
+    "NoHistory",
+    "Projection",
     "baseline_md",
     "build_baseline",
     "inputs",

@@ -11,11 +11,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgwarden.errors import TargetError
 from pgwarden.plan.baseline import Baseline, TableBaseline
 from pgwarden.plan.trend import Trend
+
+if TYPE_CHECKING:
+    from pgwarden.config import Settings
 
 DAYS_PER_MONTH = 30.44
 #: shared_buffers as a share of RAM (the common 25 % rule)
@@ -41,6 +44,24 @@ class Assumptions:
     @property
     def headroom(self) -> float:
         return 1 + self.headroom_pct / 100
+
+    @classmethod
+    def of(
+        cls, settings: Settings, months: str | None = None, users_x: float | None = None
+    ) -> Assumptions:
+        """The settings' assumptions, with ``--months`` and ``--users-x`` if given;
+        ValueError for months that are not whole numbers from 1 to 120."""
+        cap = settings.capacity
+        horizons = parse_months(months) if months is not None else tuple(cap.months)
+        if not horizons:
+            raise ValueError("give at least one horizon, e.g. 6,12")
+        return cls(
+            months=horizons, users_x=users_x or cap.users_multiplier,
+            headroom_pct=cap.headroom_pct, memory_bytes=cap.memory_bytes,
+            disk_bytes=cap.disk_bytes,
+            connection_alert_pct=settings.alerts.connection_utilisation_pct,
+            partition_min_rows=settings.partitioning.min_rows,
+        )  # fmt: skip
 
 
 def pool_size(qps: float, mean_ms: float, headroom_pct: float) -> tuple[float, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +21,9 @@ from pgwarden.web import alerts_api, api, ingest
 from pgwarden.web.auth import TokenGate, TokenGuard
 from pgwarden.web.context import Context
 from pgwarden.web.limits import BodyLimit
+from pgwarden.web.pages import is_page
+from pgwarden.web.redact import HideQueryText
+from pgwarden.web.views import ROUTERS
 
 logger = logging.getLogger(__name__)
 #: characters of a field name or message repeated in a 422 answer
@@ -40,8 +43,12 @@ def create_app(
     *,
     target_dsn: str | None = None,
     anonymous_metrics: bool | None = None,
+    viewer_token: str | None = None,
 ) -> FastAPI:
     """The dashboard and API of one target; ``token`` guards every admin resource.
+
+    ``viewer_token`` (default: the ``dashboard.viewer_token`` setting) may read
+    every page and resource and do nothing else (:mod:`pgwarden.web.auth`).
 
     ``/metrics`` needs the token too unless ``anonymous_metrics`` is set (default:
     the ``dashboard.anonymous_metrics`` setting).
@@ -60,9 +67,13 @@ def create_app(
     app = FastAPI(
         title="pgwarden", version=_version(), docs_url="/docs", lifespan=lifespan
     )
-    guard = Depends(TokenGuard(token))
+    if viewer_token is None and settings.dashboard.viewer_token is not None:
+        viewer_token = settings.dashboard.viewer_token.get_secret_value()
+    guard = Depends(TokenGuard(token, viewer_token))
     app.state.context = ctx
     app.include_router(api.router(ctx), dependencies=[guard])
+    for view in ROUTERS:
+        app.include_router(view(ctx), dependencies=[guard])
     app.include_router(ingest.router(ctx), dependencies=[guard])
     app.include_router(alerts_api.router(ctx), dependencies=[guard])
     if anonymous_metrics is None:
@@ -73,11 +84,15 @@ def create_app(
     app.add_exception_handler(psycopg.OperationalError, _database_failed)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    app.add_api_route("/", _index, include_in_schema=False)
+    app.add_api_route("/{page:path}", _index, include_in_schema=False)
     # the last added runs first: the token, then the body's size, then the app
+    if settings.dashboard.hide_query_text:
+        app.add_middleware(HideQueryText)
     app.add_middleware(BodyLimit, max_bytes=settings.dashboard.max_body_bytes)
     public = ["/metrics"] if anonymous_metrics else []
-    app.add_middleware(TokenGate, token=token, also_public=public)
+    app.add_middleware(
+        TokenGate, token=token, viewer_token=viewer_token, also_public=public
+    )
     return app
 
 
@@ -91,7 +106,10 @@ def _version() -> str:
     return __version__
 
 
-def _index() -> FileResponse:
+def _index(page: str) -> FileResponse:
+    """The dashboard's one HTML page, at the URL of each of its pages."""
+    if not is_page("/" + page):
+        raise HTTPException(404, "Not Found")
     return FileResponse(
         static_dir() / "index.html", headers={"Cache-Control": "no-cache"}
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from pgwarden.errors import ConnectionFailed
 from pgwarden.observe import performance_metrics
 from pgwarden.observe.hours import HourCache
 from pgwarden.observe.model import PerformanceMetrics
+from pgwarden.web.reuse import Reused
 
 #: repository connections kept open per app, and the wait for a free one
 POOL_SIZE = 8
@@ -48,6 +49,7 @@ class Context:
         self._suspect = True
         #: the pool timed out: its reconnection attempts may now be minutes apart
         self._renew = False
+        self._reused: dict[str, Reused] = {}
 
     @contextmanager
     def repository(self) -> Iterator[psycopg.Connection[Any]]:
@@ -105,6 +107,22 @@ class Context:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+    def reused(self, name: str, read: Callable[[], Any], ttl: float) -> Any:
+        """``read()``, read again at most every ``ttl`` seconds and served stale
+        meanwhile (:class:`Reused`); ``name`` tells the values apart."""
+        with self._lock:
+            found = self._reused.get(name)
+            if found is None:
+                found = self._reused[name] = Reused(read, ttl)
+        return found.get()
+
+    def forget(self, name: str) -> None:
+        """Read ``name`` afresh at its next use (after an action changed it)."""
+        with self._lock:
+            found = self._reused.get(name)
+        if found is not None:
+            found.forget()
 
     def target_id(self, conn: psycopg.Connection[Any]) -> int | None:
         with pg.guarded("pgwarden repository (run pgwarden init)"):

@@ -90,12 +90,14 @@ def test_config_show_json_masks_secrets(tmp_path: Path) -> None:
         cwd=tmp_path,
         PGWARDEN_DSN="postgresql://app:topsecret@db/app",
         PGWARDEN_DASHBOARD__ADMIN_TOKEN="tok-topsecret",
+        PGWARDEN_DASHBOARD__VIEWER_TOKEN="view-topsecret",
     )
     assert result.returncode == 0, result.stderr
     assert "topsecret" not in result.stdout
     data = json.loads(result.stdout)
     assert data["dsn"] == "postgresql://app:********@db/app"
     assert data["dashboard"]["admin_token"] == "********"
+    assert data["dashboard"]["viewer_token"] == "********"
     assert data["alerts"]["cache_hit_ratio_pct"] == 40
 
 

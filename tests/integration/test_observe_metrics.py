@@ -22,7 +22,7 @@ from pgwarden.observe import (
     timeseries,
     top_queries,
 )
-from pgwarden.repository import migrate
+from pgwarden.repository import migrate, targets
 
 TARGET = "demo"
 TOKEN = "test-token-0123456789"
@@ -55,6 +55,11 @@ def collect_with_load(dsn: str, target: str = TARGET) -> Collected:
     with pg.connect(dsn, autocommit=False, statement_timeout_ms=None) as conn:
         migrate(conn)
     with pg.connect(dsn) as target_conn, pg.connect(dsn) as repo:
+        # registered with its identity, so that a command given the DSN finds it
+        found = targets.resolve(target_conn, repo, pg.describe(dsn))
+        assert found is not None
+        repo.execute("UPDATE pgwarden.target SET name = %s WHERE id = %s",
+                     [target, found.id])  # fmt: skip
         collect_once(target_conn, repo, target)
         load(dsn)
         result = collect_once(target_conn, repo, target)

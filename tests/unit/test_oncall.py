@@ -129,3 +129,19 @@ def test_no_roster_means_no_escalation_target() -> None:
     r = from_settings(load_settings())
     assert not r.configured
     assert escalation_target(r, 1, datetime(2025, 1, 1, tzinfo=UTC)) is None
+
+
+def test_the_current_shift_runs_to_the_handoff_or_the_override() -> None:
+    when = at("2025-01-07T12:00:00+00:00")
+    first = now_on_call(roster(), when)[0]
+    assert (first.start, first.end) == (
+        at("2025-01-06T08:00:00+00:00"),
+        at("2025-01-13T08:00:00+00:00"),
+    )
+    r = roster(overrides=[{"layer": "primary", "person": "dee",
+                           "start": "2025-01-08T00:00", "end": "2025-01-09T00:00",
+                           "reason": "swap"}])  # fmt: skip
+    before = now_on_call(r, when)[0]
+    assert (before.person, before.end) == ("ana", at("2025-01-07T23:00:00+00:00"))
+    during = now_on_call(r, at("2025-01-08T12:00:00+00:00"))[0]
+    assert (during.person, during.override) == ("dee", True)

@@ -53,9 +53,16 @@ def on_call(roster: Roster, layer_name: str, at: datetime) -> str | None:
 
 
 def now_on_call(roster: Roster, at: datetime) -> list[Shift]:
-    """Every layer's current shift."""
-    found = shifts(roster, at, at + timedelta(seconds=1))
-    return [s for s in found if s.start <= at < s.end]
+    """Every layer's current shift, whole: from its start to the next handoff (or
+    the start or end of an override)."""
+    found: list[Shift] = []
+    for layer in roster.layers:
+        _, start, end = rotation_shift(roster, layer, at)
+        current = [
+            s for s in _layer_shifts(roster, layer, start, end) if s.start <= at < s.end
+        ]
+        found += current
+    return found
 
 
 def shifts(roster: Roster, start: datetime, end: datetime) -> list[Shift]:
