@@ -10,8 +10,13 @@ large tables.
 from pgwarden.plan import xlsx
 from pgwarden.plan.baseline import Baseline, build_baseline
 from pgwarden.plan.gather import NoHistory, inputs, target_of
-from pgwarden.plan.project import Assumptions, NoGrowthEvidence, parse_months, usl_of
-from pgwarden.plan.project import Projection
+from pgwarden.plan.project import (
+    Assumptions,
+    NoGrowthEvidence,
+    Projection,
+    parse_months,
+    usl_of,
+)
 from pgwarden.plan.project import project as project_capacity
 from pgwarden.plan.report import baseline_md, projection_md
 

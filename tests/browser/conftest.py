@@ -25,6 +25,16 @@ BROWSER_MARKS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _embedded_server_only(request: pytest.FixtureRequest) -> None:
+    """The browser tests run on the embedded server only: what differs between
+    server versions is the API's, and the API tests run on every server."""
+    callspec = getattr(request.node, "callspec", None)
+    server = callspec.params.get("pg_server") if callspec is not None else None
+    if server not in (None, "embedded"):
+        pytest.skip("the dashboard in the browser: checked on the embedded server")
+
+
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
     """Run ``app`` under uvicorn on a free loopback port; yield its base URL."""

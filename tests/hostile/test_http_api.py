@@ -177,7 +177,8 @@ def test_malformed_json_without_token_is_401_not_422(http: TestClient) -> None:
 def test_public_pages_stay_public_and_the_rest_needs_the_token(
     http: TestClient,
 ) -> None:
-    for path in ("/", "/static/dashboard.js", "/docs", "/openapi.json"):
+    for path in ("/", "/live", "/queries/123", "/static/core.js", "/docs",
+                 "/openapi.json"):  # fmt: skip
         assert http.get(path).status_code == 200, path
     for path in ("/api/admin/alerts", "/api/admin/nothing-here", "/metrics", "/x"):
         response = http.get(path)
