@@ -132,6 +132,16 @@ class SlowQuerySettings(Section):
     parameter_values: bool = Field(
         True, description="Count categorical parameter values (pg_stats MCVs only)."
     )
+    statements_source: bool = Field(
+        True,
+        description="Derive slow queries from pg_stat_statements deltas when no "
+        "server log is read.",
+    )
+    statements_minmax_reset: bool = Field(
+        False,
+        description="PostgreSQL 17+: reset only pg_stat_statements min/max each "
+        "cycle to record each interval's slowest call.",
+    )
 
 
 class DashboardSettings(Section):
@@ -440,6 +450,9 @@ class JobsSettings(Section):
     maintenance_cron: str = Field("*/15 * * * *", description="Maintenance run.")
     reports_cron: str = Field("0 6 * * *", description="Scheduled reports check.")
     reviews_cron: str = Field("20 * * * *", description="Post-launch reviews now due.")
+    discover_cron: str = Field(
+        "*/10 * * * *", description="Discover new databases of discovered servers."
+    )
     queue_upkeep_cron: str = Field(
         "* * * * *", description="Retry stalled jobs, drop old finished ones."
     )

@@ -37,6 +37,7 @@ from pgwarden.cli import (
     review_cmd,
     serve_cmd,
     slowlog_cmd,
+    targets_cmd,
     worker_cmd,
 )
 from pgwarden.cli.argv import hoist
@@ -44,7 +45,7 @@ from pgwarden.cli.output import err
 from pgwarden.cli.runtime import Runtime
 from pgwarden.config import load_settings
 from pgwarden.dsn import filter_logs
-from pgwarden.errors import PgwardenError
+from pgwarden.errors import ConfigurationError, PgwardenError
 
 app = typer.Typer(
     name="pgwarden",
@@ -72,6 +73,14 @@ def _global(
             envvar="PGWARDEN_DSN",
             show_envvar=True,
             help="Target database (libpq DSN or URI); default: libpq PG* variables.",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="A registered target (pgwarden targets list) instead of --dsn; "
+            "needs --repository-dsn.",
         ),
     ] = None,
     repository_dsn: Annotated[
@@ -114,11 +123,20 @@ def _global(
     settings = load_settings(config, overrides)
     filter_logs(*(s.get_secret_value() for s in (settings.dsn, settings.repository_dsn)
                   if s is not None))  # fmt: skip
-    ctx.obj = Runtime(settings=settings, format=None, debug=debug)
+    if target is not None and dsn is not None and _given(ctx, "dsn"):
+        raise ConfigurationError("--target and --dsn name a target each: give one")
+    ctx.obj = Runtime(settings=settings, format=None, debug=debug, target=target)
     if fmt is not None:
         ctx.obj = Runtime(
-            settings=settings, format=ctx.obj.output_format(fmt), debug=debug
-        )
+            settings=settings, format=ctx.obj.output_format(fmt), debug=debug,
+            target=target,
+        )  # fmt: skip
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option was given on the command line (not from the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
 
 
 app.add_typer(config_cmd.app, name="config")
@@ -150,6 +168,7 @@ app.add_typer(maintain_cmd.app, name="maintain")
 app.add_typer(ccb_cmd.app, name="ccb")
 app.add_typer(rehearse_cmd.app, name="rehearse")
 app.add_typer(review_cmd.app, name="review")
+app.add_typer(targets_cmd.app, name="targets")
 app.command("worker")(worker_cmd.worker)
 app.add_typer(worker_cmd.jobs_app, name="jobs")
 

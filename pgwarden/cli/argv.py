@@ -1,9 +1,9 @@
 """Global options written after the command: ``pgwarden doctor --dsn X``.
 
-The global options (``--dsn``, ``--repository-dsn``, ``--config``, ``--debug``,
-``--format``) belong to the root command, before the command name. People also
-write them after it, so :func:`hoist` moves each one it finds after a command
-name to just before that name, where the root reads it. Moved ones come after
+The global options (``--dsn``, ``--target``, ``--repository-dsn``, ``--config``,
+``--debug``, ``--format``) belong to the root command, before the command name.
+People also write them after it, so :func:`hoist` moves each one it finds after a
+command name to just before that name, where the root reads it. Moved ones come after
 any given before the command, so the one after the command wins (the last of
 an option given twice is the one kept).
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 #: the global options that take a value, and the flags
-VALUED = ("--dsn", "--repository-dsn", "--config", "--format")
+VALUED = ("--dsn", "--target", "--repository-dsn", "--config", "--format")
 FLAGS = ("--debug",)
 
 

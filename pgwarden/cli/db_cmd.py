@@ -28,7 +28,9 @@ def doctor(
     rt = runtime(ctx)
     timeout = rt.settings.statement_timeout_ms
     with pg.connect(rt.target_dsn(), statement_timeout_ms=timeout) as conn:
-        report = doctor_mod.run(conn, rt.settings.slow_queries.server_log_dir)
+        report = doctor_mod.run(
+            conn, rt.settings.slow_queries.server_log_dir, rt.settings.slow_queries
+        )
     chosen = rt.output_format(fmt)
     if chosen == "json":
         emit_json(report.as_dict())

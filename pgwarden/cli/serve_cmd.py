@@ -9,9 +9,9 @@ import typer
 
 from pgwarden.cli.options import listen_port
 from pgwarden.cli.output import err
-from pgwarden.cli.runtime import runtime
+from pgwarden.cli.runtime import Runtime, runtime
 from pgwarden.embedded import port_free
-from pgwarden.errors import ConfigurationError
+from pgwarden.errors import ConfigurationError, PgwardenError
 
 
 def serve(
@@ -32,7 +32,11 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the dashboard and API; prints a generated admin token once if unset."""
+    """Serve the dashboard and API; prints a generated admin token once if unset.
+
+    Without --dsn (or PGWARDEN_DSN), every registered target is served (the first
+    by name by default); with it, that target, plus the registry's if it has any.
+    """
     from pgwarden.web import create_app
     from pgwarden.web.server import make_server
 
@@ -47,14 +51,35 @@ def serve(
             "choose another port or stop what listens there"
         )
     token = _token(rt.settings.dashboard.admin_token, f"http://{host}:{port}/")
-    target_dsn = rt.target_dsn()
     if anonymous_metrics is None:
         anonymous_metrics = dashboard.anonymous_metrics
+    name, target_dsn, fleet = _served(rt)
     app = create_app(
-        rt.settings, rt.repository_dsn(), rt.target_name(), token,
-        target_dsn=target_dsn or None, anonymous_metrics=anonymous_metrics,
+        rt.settings, rt.repository_dsn(), name, token, target_dsn=target_dsn or None,
+        anonymous_metrics=anonymous_metrics, fleet=fleet,
     )  # fmt: skip
     make_server(app, host, port).run()
+
+
+REGISTRY = "the target registry (run pgwarden init)"
+
+
+def _served(rt: Runtime) -> tuple[str, str, bool]:
+    """The default target (name, DSN) and whether the registry is served too."""
+    from pgwarden import fleet, pg
+
+    given = rt.target is not None or rt.settings.dsn is not None
+    try:
+        with pg.connect(rt.repository_dsn()) as repo, pg.guarded(REGISTRY):
+            enrolled = fleet.registered(repo)
+    except PgwardenError:
+        if not given:
+            raise
+        enrolled = []  # the repository is not installed yet: the one target
+    if given or not enrolled:
+        return rt.target_name(), rt.target_dsn(), bool(enrolled)
+    first = enrolled[0]
+    return first.name, fleet.connect_dsn(first), True
 
 
 def _token(configured: object, url: str) -> str:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pgwarden import pg
 from pgwarden.cli.options import Duration, LogDir, server_log_dir
 from pgwarden.cli.output import emit_json, emit_rows, err
-from pgwarden.cli.runtime import runtime
+from pgwarden.cli.runtime import Runtime, runtime
+from pgwarden.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pgwarden.jobs import FleetState
 
 jobs_app = typer.Typer(help="The background job queue.", no_args_is_help=True)
 
@@ -37,13 +42,21 @@ def worker(
     ] = False,
     duration: Duration = None,
     log_dir: LogDir = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group", help="Serve only the registered targets of this group."
+        ),
+    ] = None,
 ) -> None:
     """Run the background jobs: collection, alerts, retention, maintenance, reports.
 
-    Several workers, on several machines, can share one repository: each task runs
-    for a target on one worker at a time. Jobs of a worker that died are retried
-    after jobs.stalled_seconds. One line per job goes to stderr; Ctrl-C or SIGTERM
-    lets the running jobs finish and stops.
+    With --dsn (or --target) the worker serves that target; without, every
+    registered, unpaused target (pgwarden targets), or those of --group. Several
+    workers, on several machines, can share one repository: each task runs for a
+    target on one worker at a time. Jobs of a worker that died are retried after
+    jobs.stalled_seconds. One line per job goes to stderr; Ctrl-C or SIGTERM lets
+    the running jobs finish and stops.
     """
     from pgwarden.cli.collect_cmd import prepare_repository
     from pgwarden.jobs import WorkerContext, WorkerOptions, WorkerRun
@@ -54,20 +67,49 @@ def worker(
     chosen = server_log_dir(log_dir, settings)
     if not rt.debug:  # one line per job instead of Procrastinate's records
         logging.getLogger("procrastinate").propagate = False
+    state = _fleet(rt, group)
     context = WorkerContext(
         settings=settings,
         repository_dsn=rt.repository_dsn(),
-        targets={rt.target_name(): rt.target_dsn()},
+        targets={} if state is not None else {rt.target_name(): rt.target_dsn()},
         say=_say,
         log_dir=chosen,
         once=once,
+        fleet=state,
     )
     options = WorkerOptions(
         concurrency=concurrency, queues=queues, once=once, duration=duration
     )
-    _say(f"worker for {rt.target_name()} started; Ctrl-C stops")
+    if state is None:
+        _say(f"worker for {rt.target_name()} started; Ctrl-C stops")
+    else:
+        which = "registered targets" + ("" if group is None else f" of group {group}")
+        _say(f"worker for the {which} started; Ctrl-C stops")
     WorkerRun(context, options).run()
     _say(f"worker stopped after {context.cycles} collection cycles")
+
+
+def _fleet(rt: Runtime, group: str | None) -> FleetState | None:
+    """The fleet to serve: without --dsn or --target, the registered targets.
+
+    None (serve the one target) when a target is named, or when none is registered
+    and no --group asks for the registry (the libpq PG* variables' target, as
+    before the registry).
+    """
+    from pgwarden import fleet
+    from pgwarden.jobs import FleetState
+
+    if rt.settings.dsn is not None or rt.target is not None:
+        if group is not None:
+            raise ConfigurationError("--group serves registered targets: drop --dsn")
+        return None
+    with pg.connect(rt.repository_dsn()) as repo:
+        found = fleet.registered(repo, group)
+    if not found and group is None:
+        return None
+    if not found:
+        raise ConfigurationError(f"no registered target in group {group!r}")
+    return FleetState(group=group)
 
 
 def _say(line: str) -> None:

@@ -27,6 +27,7 @@ from pgwarden.errors import PgwardenError
 if TYPE_CHECKING:
     from pgwarden.alerts.periodic import PeriodicEvaluation
     from pgwarden.slowlog.capture import SlowCapture
+    from pgwarden.slowlog.derived import DerivedCapture
 
 Report = Callable[[str], object]
 
@@ -53,6 +54,7 @@ class CollectionLoop:
         alerts: bool = True,
     ) -> None:
         from pgwarden.slowlog.capture import SlowCapture
+        from pgwarden.slowlog.derived import DerivedCapture
 
         self.settings, self.report = settings, report
         self.progress = progress or report
@@ -64,6 +66,8 @@ class CollectionLoop:
         self.slow: SlowCapture = SlowCapture(
             settings.slow_queries, target_name, log_dir, report=self._report
         )
+        self.derived: DerivedCapture = DerivedCapture(settings.slow_queries)
+        self._derive_failure: str | None = None
         self.alerts: PeriodicEvaluation | None = None
         if alerts:
             from pgwarden.alerts.periodic import PeriodicEvaluation
@@ -102,9 +106,39 @@ class CollectionLoop:
         ).summary()
         if summary:
             self.progress(summary)
+        self._derive(result)
         if self.alerts is not None:
             self.alerts.after_cycle(collector.repository, collector.target)
         return result
+
+    def _derive(self, result: CycleResult) -> None:
+        """Slow queries from the interval's pg_stat_statements deltas, when no
+        server log is read; a failure is reported and collection goes on."""
+        target, repository = self.collector.target, self.collector.repository
+        source = self.slow.log_source(target)
+        if repository is None or not self.derived.active(
+            source is not None and source.reads_log
+        ):
+            return
+        interval = (result.prev_ts, result.ts)
+        try:
+            done = self.derived.after_cycle(
+                repository, target, result.target_id, interval
+            )
+        except Exception as exc:  # never stops collection; reported once
+            known = isinstance(exc, PgwardenError | psycopg.Error)
+            reason = str(exc).strip().splitlines()[0] if known and str(exc) else ""
+            line = "slow queries from pg_stat_statements skipped: " + (
+                reason or type(exc).__name__
+            )
+            if line != self._derive_failure:
+                self.report(line)
+            self._derive_failure = line
+            return
+        self._derive_failure = None
+        summary = done.summary()
+        if summary:
+            self.progress(summary)
 
     def sample(self) -> int:
         """One pg_stat_activity sample (skipped while a connection is down)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from pgwarden.config import SlowQuerySettings
 from pgwarden.doctor.checks import evaluate
 from pgwarden.doctor.facts import DoctorFacts, Extension, Maintenance
 from pgwarden.doctor.gather import gather
@@ -28,7 +29,11 @@ __all__ = [
 ]
 
 
-def run(conn: psycopg.Connection[Any], log_dir: Path | None = None) -> DoctorReport:
+def run(
+    conn: psycopg.Connection[Any],
+    log_dir: Path | None = None,
+    slow: SlowQuerySettings | None = None,
+) -> DoctorReport:
     """Gather and evaluate: the report ``pgwarden doctor`` prints."""
-    facts = gather(conn, log_dir)
+    facts = gather(conn, log_dir, slow)
     return DoctorReport(facts.server_version_num, tuple(evaluate(facts)))

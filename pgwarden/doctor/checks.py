@@ -14,6 +14,7 @@ from pgwarden.doctor.settings import (
     slow_query_source,
     track_io_timing,
 )
+from pgwarden.doctor.sources import slow_query_sources
 
 SUPPORTED_MAJORS = range(14, 19)
 IMPACT = {
@@ -42,6 +43,7 @@ def evaluate(facts: DoctorFacts) -> list[Check]:
         compute_query_id(facts),
         slow_query_log(facts),
         slow_query_source(facts),
+        slow_query_sources(facts),
         monitoring_role(facts),
         maintenance_privileges(facts),
         auto_explain(facts),

@@ -67,6 +67,13 @@ class DoctorFacts:
     unreadable: Mapping[str, str] = field(default_factory=dict)
     #: where slow statements come from (None: not looked up)
     log_source: LogSource | None = None
+    #: seconds between activity samples (slow_queries.sample_interval_seconds)
+    sample_every: float = 5.0
+    #: slow queries derived from pg_stat_statements (slow_queries.statements_source)
+    statements_source: bool = True
+    #: the PostgreSQL 17+ min/max-only reset opted in, and why it cannot run if so
+    minmax_reset: bool = False
+    minmax_off: str | None = None
 
     @property
     def major(self) -> int:

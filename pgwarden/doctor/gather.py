@@ -12,6 +12,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from pgwarden import pg
+from pgwarden.config import SlowQuerySettings
 from pgwarden.doctor.facts import (
     EXTENSIONS,
     PREDEFINED_ROLES,
@@ -21,9 +22,10 @@ from pgwarden.doctor.facts import (
     Maintenance,
     PgssStatus,
 )
-from pgwarden.errors import MissingCapability
+from pgwarden.errors import MissingCapability, PgwardenError
 from pgwarden.slowlog import discover_log_source as discover
 from pgwarden.slowlog import log_dir_source as configured
+from pgwarden.slowlog import minmax_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +41,15 @@ PLATFORMS = {
 }
 
 
-def gather(conn: Conn, log_dir: Path | None = None) -> DoctorFacts:
+def gather(
+    conn: Conn, log_dir: Path | None = None, slow: SlowQuerySettings | None = None
+) -> DoctorFacts:
     """Read all that doctor judges; a read the role may not do is noted, not raised.
 
-    ``log_dir``: the server log directory the operator configured, if any.
+    ``log_dir``: the server log directory the operator configured, if any;
+    ``slow``: the slow query settings (defaults when not given).
     """
+    slow = slow or SlowQuerySettings()  # type: ignore[call-arg]
     version = pg.server_version_num(conn)
     unreadable: dict[str, str] = {}
 
@@ -64,7 +70,19 @@ def gather(conn: Conn, log_dir: Path | None = None) -> DoctorFacts:
         platform=probe("platform", lambda: _platform(conn)),
         unreadable=unreadable,
         log_source=configured(log_dir) if log_dir is not None else discover(conn),
+        sample_every=slow.sample_interval_seconds,
+        statements_source=slow.statements_source,
+        minmax_reset=slow.statements_minmax_reset,
+        minmax_off=_minmax_off(conn),
     )
+
+
+def _minmax_off(conn: Conn) -> str | None:
+    """Why each interval's slowest call cannot be read (PostgreSQL 17+ reset)."""
+    try:
+        return minmax_unavailable(conn)
+    except (PgwardenError, psycopg.Error) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _probe(

@@ -19,13 +19,16 @@ QUERY_ID_IMPACT = (
     "linked to pg_stat_statements"
 )
 LOG_IMPACT = (
-    "slow queries are captured by activity sampling only, which misses statements "
-    "shorter than the sampling interval; on managed services (RDS, Cloud SQL, Neon) "
-    "the server log is not readable and pgwarden always falls back to sampling"
+    "slow queries are captured by activity sampling, which misses statements "
+    "shorter than the sampling interval, and derived from pg_stat_statements, exact "
+    "only for a statement run once per collection interval; on managed services "
+    "(RDS, Cloud SQL, Neon) the server log is not readable and pgwarden always "
+    "falls back to sampling and pg_stat_statements"
 )
 SOURCE_IMPACT = (
-    "slow queries come from activity sampling only, which misses statements "
-    "shorter than the sampling interval and sees no statement's final duration"
+    "slow queries come from activity sampling, which misses statements shorter than "
+    "the sampling interval and sees no statement's final duration, and from "
+    "pg_stat_statements deltas (see the slow_query_sources check)"
 )
 EXPLAIN_IMPACT = (
     "optional: plans of slow statements are not logged; pgwarden runs EXPLAIN on "

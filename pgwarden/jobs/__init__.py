@@ -15,10 +15,21 @@ the target was collected less than an interval ago, so leases on different worke
 keep the interval. The job's ``lock`` keeps one lease per target running across all
 workers and its ``queueing_lock`` keeps one waiting; a lease holds one of the
 worker's ``jobs.concurrency`` slots, so the other tasks run beside it.
+
+A worker without ``--dsn`` serves the registered targets (:mod:`pgwarden.fleet`)
+with one-cycle jobs instead, planned slot by slot (:mod:`pgwarden.jobs.fleet`).
 """
 
 from pgwarden.jobs.context import WorkerContext
+from pgwarden.jobs.fleet import FleetState
 from pgwarden.jobs.schema import JobQueueError, install
 from pgwarden.jobs.worker import WorkerOptions, WorkerRun
 
-__all__ = ["JobQueueError", "WorkerContext", "WorkerOptions", "WorkerRun", "install"]
+__all__ = [
+    "FleetState",
+    "JobQueueError",
+    "WorkerContext",
+    "WorkerOptions",
+    "WorkerRun",
+    "install",
+]

@@ -23,7 +23,7 @@ from procrastinate.job_context import JobContext
 from pgwarden.errors import ConfigurationError
 from pgwarden.jobs import tasks
 from pgwarden.jobs.context import WorkerContext, elapsed
-from pgwarden.jobs.queues import target_queue
+from pgwarden.jobs.queues import target_queue as target_queue
 from pgwarden.jobs.recovery import upkeep_queue
 from pgwarden.jobs.schema import session_options
 
@@ -39,6 +39,8 @@ class Spec:
     name: str
     cron_setting: str
     per_target: bool = True
+    #: queued by ``worker --once`` only when serving the fleet
+    fleet_only: bool = False
 
 
 SPECS = (
@@ -49,6 +51,7 @@ SPECS = (
     Spec("reports", "reports_cron"),
     Spec("reviews", "reviews_cron"),
     Spec("queue_upkeep", "queue_upkeep_cron", per_target=False),
+    Spec("discover", "discover_cron", per_target=False, fleet_only=True),
 )
 TASK_NAMES = tuple(spec.name for spec in SPECS)
 
@@ -61,11 +64,12 @@ BODIES: dict[str, Body] = {
     "maintenance": lambda ctx, job, kw: tasks.maintenance(ctx, kw["target"]),
     "reports": lambda ctx, job, kw: tasks.reports(ctx, kw["target"]),
     "reviews": lambda ctx, job, kw: tasks.reviews(ctx, kw["target"]),
+    "discover": lambda ctx, job, kw: tasks.discover(ctx),
 }
 
 
-def queue_for(base: str, spec: Spec, target: str) -> str:
-    return target_queue(base, target) if spec.per_target else base
+def queue_for(ctx: WorkerContext, spec: Spec, target: str) -> str:
+    return ctx.target_queue(target) if spec.per_target else ctx.settings.jobs.queue
 
 
 def lock_name(spec: Spec, target: str) -> str:
@@ -101,9 +105,11 @@ def build_app(ctx: WorkerContext, *, periodic: bool = True) -> procrastinate.App
         )
         if not periodic:
             continue
+        if ctx.fleet is not None and spec.per_target:
+            continue  # planned slot by slot (pgwarden.jobs.fleet)
         cron = cron_of(ctx, spec)
-        for target in ctx.targets:
-            lock, queue = lock_name(spec, target), queue_for(jobs.queue, spec, target)
+        for target in ctx.targets if spec.per_target else ["repository"]:
+            lock, queue = lock_name(spec, target), queue_for(ctx, spec, target)
             app.periodic(
                 cron=cron, periodic_id=target, queue=queue,
                 lock=lock, queueing_lock=lock, task_kwargs={"target": target},
@@ -125,6 +131,11 @@ def _wrap(ctx: WorkerContext, spec: Spec) -> Callable[..., Any]:
 
     def run(job: JobContext, **kwargs: Any) -> str:
         started = time.monotonic()
+        target = kwargs.get("target")
+        if spec.per_target and ctx.fleet is not None and not ctx.serves(str(target)):
+            outcome = "skipped: not served now (paused, removed or another group)"
+            ctx.say(f"{_label(spec, job, kwargs)}: {outcome}")
+            return outcome
         try:
             outcome = body(ctx, job, kwargs)
         except Exception as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pgwarden.collect.loop import CollectionLoop
 from pgwarden.config import Settings
 from pgwarden.errors import ConfigurationError
+from pgwarden.jobs.fleet import FleetState
 from pgwarden.jobs.queues import target_queue
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ Say = Callable[[str], object]
 @dataclass
 class WorkerContext:
     """One worker process: its targets (name → DSN) and its collection loops.
+
+    With ``fleet``, the targets are the registry's, read again while it runs.
 
     DSNs stay here, in the process: jobs carry only the target's name
     (``host:port/dbname``), so no password is ever stored in the queue.
@@ -41,6 +44,8 @@ class WorkerContext:
     once: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     loops: dict[str, CollectionLoop] = field(default_factory=dict)
+    #: the registered targets this worker serves (``pgwarden worker`` without --dsn)
+    fleet: FleetState | None = None
 
     def target_dsn(self, target: str) -> str:
         try:
@@ -50,6 +55,22 @@ class WorkerContext:
                 f"this worker does not serve target {target}; "
                 "run a worker whose --dsn points at it"
             ) from None
+
+    def serves(self, target: str) -> bool:
+        return target in self.targets
+
+    def interval_of(self, target: str) -> float:
+        """Seconds between cycles of ``target`` (the registry's, else the worker's)."""
+        if self.fleet is not None and target in self.fleet.intervals:
+            return self.fleet.intervals[target]
+        return self.interval
+
+    def target_queue(self, target: str) -> str:
+        """The queue of ``target``'s jobs: its own, or the fleet's."""
+        base = self.settings.jobs.queue
+        if self.fleet is not None:
+            return self.fleet.queue(base)
+        return target_queue(base, target)
 
     def report(self, line: str) -> None:
         (self.warn or self.say)(line)
@@ -73,6 +94,8 @@ class WorkerContext:
     def queues(self) -> list[str]:
         """The queue of the repository-wide jobs, then one per target."""
         base = self.settings.jobs.queue
+        if self.fleet is not None:
+            return [base, self.fleet.queue(base)]
         return [base, *(target_queue(base, target) for target in self.targets)]
 
     def stopped(self) -> bool:

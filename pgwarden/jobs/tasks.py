@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import croniter  # type: ignore[import-untyped]
+import psycopg
 
 from pgwarden import pg
-from pgwarden.errors import ConnectionFailed
+from pgwarden.errors import ConnectionFailed, PgwardenError
 from pgwarden.jobs.context import WorkerContext
+from pgwarden.jobs.fleet import record
 
 #: a collection lease ends this long before the next collect job is due
 LEASE_MARGIN_S = 3.0
@@ -40,6 +42,8 @@ def collect(
 
     ``pgwarden worker --once`` (and ``lease=0``) takes one cycle instead.
     """
+    if ctx.fleet is not None:
+        return fleet_cycle(ctx, target)
     loop = ctx.loop(target)
     cycles, samples = loop.cycles, loop.samples
     if ctx.once or lease == 0:
@@ -56,6 +60,45 @@ def collect(
         )  # fmt: skip
     took = _count(loop.cycles - cycles, "cycle")
     return f"{took}, {_count(loop.samples - samples, 'sample')}"
+
+
+def fleet_cycle(ctx: WorkerContext, target: str) -> str:
+    """One cycle of a registered target, its outcome kept as the target's status.
+
+    The loop's connections are closed after the cycle: a worker serving hundreds of
+    targets holds connections only to those it is collecting.
+    """
+    from pgwarden.collect.session import CycleFailed
+
+    assert ctx.fleet is not None
+    loop = ctx.loop(target)
+    reason: str | None = None
+    try:
+        loop.cycle(once=True)
+    except CycleFailed as exc:
+        reason = str(exc)
+    except (PgwardenError, psycopg.Error) as exc:
+        reason = _one_line(exc)
+    finally:
+        loop.close()
+    record(ctx.repository_dsn, ctx.fleet, target, reason is None, reason)
+    if reason is not None:
+        ctx.report(f"{target}: cycle failed: {_one_line(reason)}")
+        return "failed"
+    return "1 cycle"
+
+
+def discover(ctx: WorkerContext) -> str:
+    """Discovery again of the servers registered targets were discovered from."""
+    from pgwarden.fleet import rediscover
+
+    with pg.connect(ctx.repository_dsn, statement_timeout_ms=None) as repo:
+        done = rediscover(repo)
+    for found in done:
+        for name in found.added:
+            ctx.say(f"discovered {name}")
+    added = sum(len(found.added) for found in done)
+    return f"{_count(len(done), 'server')}, {_count(added, 'target')} added"
 
 
 def alerts(ctx: WorkerContext, target: str) -> str:

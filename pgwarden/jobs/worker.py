@@ -17,18 +17,22 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import procrastinate
+import psycopg
 from procrastinate import exceptions
 from procrastinate.worker import Worker
 
-from pgwarden.errors import ConfigurationError
-from pgwarden.jobs.app import SPECS, Spec, build_app, lock_name, queue_for
+from pgwarden.errors import ConfigurationError, PgwardenError
+from pgwarden.jobs.app import SPECS, Spec, build_app, cron_of, lock_name, queue_for
 from pgwarden.jobs.context import WorkerContext
+from pgwarden.jobs.fleet import LEAD_S, REFRESH_S, TICK_S, at, next_slot, read
 from pgwarden.jobs.recovery import recover_stalled
 from pgwarden.jobs.schema import JobQueueError, install
 
@@ -73,6 +77,8 @@ class WorkerRun:
         done = install(self.ctx.repository_dsn, jobs.schema_name)
         if done.changed:
             self.ctx.say(f"job queue: {done.summary()}")
+        if self.ctx.fleet is not None:
+            refresh(self.ctx)
         failures = _Failures()
         logging.getLogger("procrastinate").addHandler(failures)
         try:
@@ -104,6 +110,8 @@ class WorkerRun:
                 return
             with _stop_signals(self.stop):
                 watchers = self._watchers(app)
+                if ctx.fleet is not None and not options.once:
+                    watchers.append(asyncio.create_task(plan(app, ctx)))
                 try:
                     await self.worker.run()  # type: ignore[no-untyped-call]
                 finally:
@@ -167,6 +175,8 @@ async def defer_each(app: procrastinate.App, ctx: WorkerContext) -> int:
     queued = 0
     seen: set[str] = set()
     for rank, spec in enumerate(SPECS):
+        if spec.fleet_only and ctx.fleet is None:
+            continue
         for target in ctx.targets:
             lock = lock_name(spec, target)
             extra = {"lease": 0} if spec.name == "collect" else {}
@@ -188,12 +198,13 @@ async def defer_job(
     extra: dict[str, Any] | None = None,
     *,
     priority: int = 0,
+    schedule_at: datetime | None = None,
 ) -> int | None:
     """Queue one job of ``spec`` for ``target``; None when one is already waiting."""
     lock = lock_name(spec, target)
     deferrer = app.configure_task(
         spec.name, lock=lock, queueing_lock=lock, priority=priority,
-        queue=queue_for(ctx.settings.jobs.queue, spec, target),
+        queue=queue_for(ctx, spec, target), schedule_at=schedule_at,
         task_kwargs={"target": target, **(extra or {})},
     )  # fmt: skip
     try:
@@ -218,6 +229,52 @@ def queue_now(ctx: WorkerContext, task: str, **extra: Any) -> list[int | None]:
             ]
 
     return asyncio.run(defer_all())
+
+
+def refresh(ctx: WorkerContext) -> int:
+    """Read the registry into a fleet worker's context; how many targets it serves."""
+    assert ctx.fleet is not None
+    ctx.targets = read(ctx.repository_dsn, ctx.fleet, ctx.interval)
+    return len(ctx.targets)
+
+
+async def plan(app: procrastinate.App, ctx: WorkerContext) -> None:
+    """Queue each served target's jobs ahead of their slots, until the worker stops.
+
+    See :mod:`pgwarden.jobs.fleet`. Stalled jobs are retried every half
+    ``jobs.stalled_seconds`` meanwhile, so a killed worker's targets move on fast.
+    """
+    state = ctx.fleet
+    assert state is not None
+    specs = [spec for spec in SPECS if spec.per_target]
+    crons = {s.name: (None if s.name == "collect" else cron_of(ctx, s)) for s in specs}
+    planned: dict[tuple[str, str], float] = {}
+    recovered = time.monotonic()
+    while not ctx.stop.is_set():
+        if time.monotonic() - state.refreshed >= REFRESH_S:
+            try:
+                await asyncio.to_thread(refresh, ctx)
+            except (PgwardenError, psycopg.Error) as exc:
+                ctx.report(f"registry not read: {exc}")
+        now = time.time()
+        for target in list(ctx.targets):
+            interval = ctx.interval_of(target)
+            lead = min(LEAD_S, interval / 2)
+            for spec in specs:
+                key, cron = (spec.name, target), crons[spec.name]
+                slot = planned.get(key)
+                if slot is None or slot < now - interval:
+                    slot = next_slot(spec.name, cron, target, interval, now)
+                if slot - now > lead:
+                    planned[key] = slot
+                    continue
+                extra: dict[str, Any] = {"lease": 0} if spec.name == "collect" else {}
+                await defer_job(app, ctx, spec, target, extra, schedule_at=at(slot))
+                planned[key] = next_slot(spec.name, cron, target, interval, slot)
+        if time.monotonic() - recovered >= ctx.settings.jobs.stalled_seconds / 2:
+            recovered = time.monotonic()
+            await recover_stalled(app.job_manager, ctx)
+        await asyncio.sleep(TICK_S)
 
 
 @contextmanager

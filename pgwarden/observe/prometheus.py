@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pgwarden.observe.model import IndexUsage, PerformanceMetrics
 
@@ -144,5 +144,35 @@ def _tables(m: PerformanceMetrics) -> list[Family]:
     ]  # fmt: skip
 
 
+def labelled(found: Iterable[Family], target: str | None) -> list[Family]:
+    """``found`` with ``target="NAME"`` first on every sample (as they are without
+    a name)."""
+    if target is None:
+        return list(found)
+    return [
+        replace(f, samples=tuple(({"target": target, **{k: v for k, v in labels.items()
+                                                          if k != "target"}}, value)
+                                 for labels, value in f.samples))
+        for f in found
+    ]  # fmt: skip
+
+
+def merged(*parts: Iterable[Family]) -> list[Family]:
+    """One family per name, holding the samples of every part in order: the text
+    format wants a family's samples together, under one HELP and TYPE."""
+    by_name: dict[str, Family] = {}
+    for part in parts:
+        for f in part:
+            known = by_name.get(f.name)
+            by_name[f.name] = (
+                f
+                if known is None
+                else replace(known, samples=known.samples + f.samples)
+            )
+    return list(by_name.values())
+
+
 def exposition(m: PerformanceMetrics) -> str:
+    """The metrics of one target, without a target label (:func:`labelled` adds
+    it where several targets are exported together)."""
     return render(families(m))

@@ -1,4 +1,5 @@
-"""The slow query log: server log, activity sampling and application reports.
+"""The slow query log: server log, activity sampling, application reports and
+statements derived from pg_stat_statements (``slowlog.derived``).
 
 Every statement is stored normalised (literal values replaced by ``$n``), once per
 execution however many sources saw it, in daily partitions of
@@ -10,6 +11,13 @@ from pgwarden.slowlog.application import (
     ReportIngest,
     ingest_application_reports,
     parse_report,
+)
+from pgwarden.slowlog.derived import (
+    Derivation,
+    DerivedCapture,
+    DerivedQuery,
+    derive,
+    minmax_unavailable,
 )
 from pgwarden.slowlog.model import SlowQuery
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
@@ -23,6 +31,9 @@ from pgwarden.slowlog.store import ensure_target, record
 from pgwarden.sqltext import Normalised, normalise, resolve_caller
 
 __all__ = [
+    "Derivation",
+    "DerivedCapture",
+    "DerivedQuery",
     "LogIngest",
     "LogSource",
     "MinuteCount",
@@ -31,6 +42,7 @@ __all__ = [
     "SlowQuery",
     "Thresholds",
     "apply_retention",
+    "derive",
     "discover_log_source",
     "ensure_partitions",
     "ensure_target",
@@ -38,6 +50,7 @@ __all__ = [
     "ingest_server_log",
     "ingest_stream",
     "log_dir_source",
+    "minmax_unavailable",
     "normalise",
     "parse_report",
     "recent",

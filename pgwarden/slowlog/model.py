@@ -11,7 +11,7 @@ from pgwarden.skipped import Skipped
 from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Severity, Thresholds
 from pgwarden.sqltext import normalise, resolve_caller
 
-Source = Literal["server_log", "activity", "application"]
+Source = Literal["server_log", "activity", "application", "statements"]
 SOURCES: tuple[Source, ...] = ("server_log", "activity", "application")
 
 

@@ -16,6 +16,7 @@ from pgwarden.slowlog.severity import SEVERITIES
 COLUMNS = (
     "ts", "target", "database", "username", "severity", "duration_ms", "source",
     "caller", "application_name", "queryid", "fingerprint", "query", "plan",
+    "exactness", "executions",
 )  # fmt: skip
 
 

@@ -27,7 +27,8 @@ from pgwarden.slowlog.severity import DEFAULT_THRESHOLDS, Thresholds
 TOLERANCE = timedelta(seconds=1)
 #: Default retention (``slow_queries.retention_days``); callers pass the setting.
 RETENTION_DAYS: int = SlowQuerySettings().retention_days  # type: ignore[call-arg]
-_SOURCE_RANK = {"activity": 1, "application": 2, "server_log": 3}
+#: which source's timing wins a merge; a derived row is never merged into
+_SOURCE_RANK = {"statements": 0, "activity": 1, "application": 2, "server_log": 3}
 _FEATURE = "slow query log (run pgwarden init)"
 #: a value the repository (or the driver) refuses: the row, not the batch, is lost
 _REFUSED = (psycopg.DataError, ValueError)

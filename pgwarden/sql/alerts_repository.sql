@@ -1,7 +1,7 @@
 -- Alert state, silences and deliveries in the repository.
 
 -- name: slow_statements
-SELECT fingerprint, min(query) AS query, count(*) AS executions,
+SELECT fingerprint, min(query) AS query, sum(executions)::bigint AS executions,
        max(duration_ms) AS worst_ms
 FROM pgwarden.slow_query_log
 WHERE target_id = %(target_id)s AND ts >= %(since)s AND ts <= %(until)s
@@ -10,7 +10,7 @@ ORDER BY worst_ms DESC
 LIMIT 50;
 
 -- name: slow_per_minute
-SELECT date_trunc('minute', ts) AS minute, count(*) AS count
+SELECT date_trunc('minute', ts) AS minute, sum(executions)::bigint AS count
 FROM pgwarden.slow_query_log
 WHERE target_id = %(target_id)s AND ts >= %(since)s AND ts <= %(until)s
 GROUP BY 1;

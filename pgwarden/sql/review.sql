@@ -90,8 +90,10 @@ FROM (
 
 -- name: slow_counts
 -- Slow executions logged in the period, pgwarden's own sessions left out.
-SELECT count(*) FILTER (WHERE duration_ms >= %(slo_ms)s) AS over_slo,
-       count(*) FILTER (WHERE duration_ms >= %(log_ms)s) AS over_log
+SELECT coalesce(sum(executions) FILTER (WHERE duration_ms >= %(slo_ms)s), 0)::bigint
+           AS over_slo,
+       coalesce(sum(executions) FILTER (WHERE duration_ms >= %(log_ms)s), 0)::bigint
+           AS over_log
 FROM pgwarden.slow_query_log
 WHERE target_id = %(target)s AND ts >= %(start)s AND ts < %(end)s
   AND coalesce(application_name, '') NOT LIKE 'pgwarden%%';

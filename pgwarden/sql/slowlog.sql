@@ -31,7 +31,7 @@ SELECT id, ts, started_at, duration_ms, source, caller, application_name, plan,
 FROM pgwarden.slow_query_log
 WHERE target_id = %(target_id)s AND fingerprint = %(fingerprint)s
   AND database IS NOT DISTINCT FROM %(database)s
-  AND source <> %(source)s
+  AND source <> %(source)s AND source <> 'statements'
   AND started_at BETWEEN %(started_at)s - %(tolerance)s
                      AND %(started_at)s + %(tolerance)s
   AND (pid IS NULL OR %(pid)s::int IS NULL OR pid = %(pid)s::int)
@@ -73,7 +73,7 @@ SET read_bytes = EXCLUDED.read_bytes, head_digest = EXCLUDED.head_digest,
 -- name: recent
 SELECT s.ts, t.name AS target, s.database, s.username, s.severity, s.duration_ms,
        s.source, s.caller, s.application_name, s.queryid, s.fingerprint, s.query,
-       s.plan
+       s.plan, s.exactness, s.executions
 FROM pgwarden.slow_query_log s
 JOIN pgwarden.target t ON t.id = s.target_id
 WHERE s.ts >= %(since)s AND s.duration_ms >= %(min_ms)s
@@ -82,7 +82,8 @@ ORDER BY s.ts DESC
 LIMIT %(limit)s;
 
 -- name: per_minute
-SELECT date_trunc('minute', ts) AS minute, severity, count(*) AS count
+-- A derived 'mean' row (source statements) stands for its executions.
+SELECT date_trunc('minute', ts) AS minute, severity, sum(executions)::bigint AS count
 FROM pgwarden.slow_query_log
 WHERE target_id = %s AND ts >= %s
 GROUP BY 1, 2

@@ -1,5 +1,4 @@
-"""``/api/admin/alerts``: list, show, acknowledge, resolve, silence; and the rule
-inputs that ``/metrics`` exports (:func:`rule_inputs_text`).
+"""``/api/admin/alerts``: list, show, acknowledge, resolve, silence.
 
 Mount with the admin token guard, like every admin router::
 
@@ -15,10 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from pgwarden import pg
-from pgwarden.alerts import exported, store
+from pgwarden.alerts import store
 from pgwarden.alerts.mute import Silence
-from pgwarden.errors import PgwardenError
 from pgwarden.web.limits import INT64_MAX, MAX_LABELS, Comment, LabelValue, Name
 
 if TYPE_CHECKING:
@@ -133,23 +130,3 @@ def _silence(s: Silence) -> dict[str, Any]:
         "starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(),
         "comment": s.comment, "created_by": s.created_by,
     }  # fmt: skip
-
-
-def rule_inputs_text(ctx: Context) -> str:
-    """The alert rules' inputs for ``/metrics`` (Prometheus text format).
-
-    Live inputs need the target: without ``target_dsn``, or when it cannot be
-    reached, only the collected ones are exported (the scrape itself succeeds).
-    """
-    now = datetime.now(UTC)
-    settings = ctx.settings.alerts
-    with ctx.repository() as conn:
-        if not ctx.target_dsn:
-            return exported.exposition(conn, ctx.target_name, now, settings)
-        try:
-            target = pg.connect(ctx.target_dsn)
-        except PgwardenError as exc:
-            logger.warning("live alert inputs unavailable: %s", exc)
-            return exported.exposition(conn, ctx.target_name, now, settings)
-        with target:
-            return exported.exposition(conn, ctx.target_name, now, settings, target)

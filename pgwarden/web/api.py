@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+import psycopg
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from pgwarden import pg
+from pgwarden.alerts import exported
+from pgwarden.alerts.gather import gather
+from pgwarden.collect import history
+from pgwarden.errors import PgwardenError
 from pgwarden.observe import performance_metrics, query_history, timeseries
 from pgwarden.observe.metrics import top_queries_counted
 from pgwarden.observe.model import PerformanceMetrics
-from pgwarden.observe.prometheus import CONTENT_TYPE, exposition
-from pgwarden.web import alerts_api
+from pgwarden.observe.prometheus import (
+    CONTENT_TYPE,
+    Family,
+    families,
+    labelled,
+    merged,
+    render,
+)
+from pgwarden.web.fleet import target_of
 from pgwarden.web.limits import INT64_MAX, INT64_MIN
 
 if TYPE_CHECKING:
     from pgwarden.web.context import Context
 
+logger = logging.getLogger(__name__)
+#: a fleet's /metrics: targets read at once, and how long a target's series are kept
+SCRAPE_THREADS = 4
+SERIES_TTL_S = 15.0
 Range = Literal["1h", "6h", "24h", "7d"]
 RANGES: dict[str, timedelta] = {
     "1h": timedelta(hours=1), "6h": timedelta(hours=6),
@@ -129,12 +148,67 @@ def metrics_router(ctx: Context) -> APIRouter:
     routes = APIRouter(tags=["prometheus"])
 
     @routes.get("/metrics", response_class=Response)
-    def prometheus() -> Response:
-        """The metrics in the Prometheus text format 0.0.4."""
+    def prometheus(request: Request) -> Response:
+        """The metrics in the Prometheus text format 0.0.4, each series labelled
+        with its target: every target of the fleet, or the one of ``target``."""
+        fleet = request.app.state.fleet
+        given = target_of(request.scope["query_string"]) is not None
+        one = fleet is None or not fleet.registry or given
+        parts = [_exported(ctx, strict=True)] if one else _every(fleet.contexts())
         return Response(
-            exposition(_metrics(ctx)) + alerts_api.rule_inputs_text(ctx),
+            render(merged(*parts)),
             media_type=CONTENT_TYPE,
             headers={"Cache-Control": "no-store"},
         )
 
     return routes
+
+
+def _every(contexts: list[Context]) -> list[list[Family]]:
+    """Every target's series, read by a few threads, each kept ``SERIES_TTL_S``
+    (a scrape of hundreds of targets answers within a scrape timeout)."""
+
+    def one(c: Context) -> list[Family]:
+        found: list[Family] = c.reused(
+            "metrics.series", lambda: _exported(c, strict=False), SERIES_TTL_S
+        )
+        return found
+
+    with ThreadPoolExecutor(SCRAPE_THREADS, thread_name_prefix="scrape") as pool:
+        return list(pool.map(one, contexts))
+
+
+def _exported(ctx: Context, *, strict: bool) -> list[Family]:
+    """The series of one target; in a fleet's scrape, a target that fails is
+    left out (and logged) rather than failing every other's."""
+    try:
+        found = [*families(_metrics(ctx)), *_rule_families(ctx)]
+    except (PgwardenError, psycopg.OperationalError) as exc:
+        if strict:
+            raise
+        logger.warning("target %s left out of /metrics: %s", ctx.target_name, exc)
+        return []
+    return labelled(found, ctx.target_name)
+
+
+def _rule_families(ctx: Context) -> list[Family]:
+    """The alert rules' inputs: live ones too when the target can be reached
+    (without it, or when it cannot be reached, only the collected ones)."""
+    now = datetime.now(UTC)
+    settings = ctx.settings.alerts
+    with ctx.repository() as conn:
+        target_id = history.target_id(conn, ctx.target_name)
+
+        def read(target: psycopg.Connection[Any] | None) -> list[Family]:
+            facts = gather(conn, target_id, ctx.target_name, now, settings, target)
+            return exported.families(facts, settings)
+
+        if not ctx.target_dsn:
+            return read(None)
+        try:
+            live = pg.connect(ctx.target_dsn)
+        except PgwardenError as exc:
+            logger.warning("live alert inputs unavailable: %s", exc)
+            return read(None)
+        with live:
+            return read(live)

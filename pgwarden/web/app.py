@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pgwarden.errors import PgwardenError
 from pgwarden.web import alerts_api, api, ingest
 from pgwarden.web.auth import TokenGate, TokenGuard
 from pgwarden.web.context import Context
+from pgwarden.web.fleet import Fleet, TargetDispatch
 from pgwarden.web.limits import BodyLimit
 from pgwarden.web.pages import is_page
 from pgwarden.web.redact import HideQueryText
@@ -44,8 +46,13 @@ def create_app(
     target_dsn: str | None = None,
     anonymous_metrics: bool | None = None,
     viewer_token: str | None = None,
+    fleet: bool = False,
 ) -> FastAPI:
     """The dashboard and API of one target; ``token`` guards every admin resource.
+
+    With ``fleet``, every target of the repository is served too: a request with
+    ``target=NAME`` is answered by that target's app (:mod:`pgwarden.web.fleet`),
+    and ``/metrics`` exports every target's series; ``target_name`` is the default.
 
     ``viewer_token`` (default: the ``dashboard.viewer_token`` setting) may read
     every page and resource and do nothing else (:mod:`pgwarden.web.auth`).
@@ -58,41 +65,66 @@ def create_app(
     :mod:`pgwarden.web.limits`).
     """
     ctx = Context(settings, repo_dsn, target_name, target_dsn)
+    served = Fleet(ctx, registry=fleet)
+    if viewer_token is None and settings.dashboard.viewer_token is not None:
+        viewer_token = settings.dashboard.viewer_token.get_secret_value()
+    if anonymous_metrics is None:
+        anonymous_metrics = settings.dashboard.anonymous_metrics
+    gate = _Gate(token, viewer_token, anonymous_metrics)
+    served.build = lambda member: _assemble(member, served, gate)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        served.close()
         ctx.close()
 
+    return _assemble(ctx, served, gate, lifespan=lifespan)
+
+
+@dataclass(frozen=True)
+class _Gate:
+    token: str
+    viewer_token: str | None
+    anonymous_metrics: bool
+
+
+def _assemble(
+    ctx: Context, fleet: Fleet, gate: _Gate, *, lifespan: Any = None
+) -> FastAPI:
+    """The app of ``ctx``'s target; the default target's (with a lifespan) hands
+    the requests for another target to :class:`TargetDispatch`."""
+    settings = ctx.settings
     app = FastAPI(
         title="pgwarden", version=_version(), docs_url="/docs", lifespan=lifespan
     )
-    if viewer_token is None and settings.dashboard.viewer_token is not None:
-        viewer_token = settings.dashboard.viewer_token.get_secret_value()
-    guard = Depends(TokenGuard(token, viewer_token))
+    guard = Depends(TokenGuard(gate.token, gate.viewer_token))
     app.state.context = ctx
+    app.state.fleet = fleet
     app.include_router(api.router(ctx), dependencies=[guard])
     for view in ROUTERS:
         app.include_router(view(ctx), dependencies=[guard])
     app.include_router(ingest.router(ctx), dependencies=[guard])
     app.include_router(alerts_api.router(ctx), dependencies=[guard])
-    if anonymous_metrics is None:
-        anonymous_metrics = settings.dashboard.anonymous_metrics
     app.include_router(api.metrics_router(ctx), dependencies=_deps(
-        guard, anonymous_metrics))  # fmt: skip
+        guard, gate.anonymous_metrics))  # fmt: skip
     app.add_exception_handler(PgwardenError, _unavailable)
     app.add_exception_handler(psycopg.OperationalError, _database_failed)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     app.add_api_route("/{page:path}", _index, include_in_schema=False)
-    # the last added runs first: the token, then the body's size, then the app
+    # the last added runs first: the token, then the body's size, then the
+    # target, then the app
     if settings.dashboard.hide_query_text:
         app.add_middleware(HideQueryText)
+    if lifespan is not None:
+        app.add_middleware(TargetDispatch, fleet=fleet)
     app.add_middleware(BodyLimit, max_bytes=settings.dashboard.max_body_bytes)
-    public = ["/metrics"] if anonymous_metrics else []
+    public = ["/metrics"] if gate.anonymous_metrics else []
     app.add_middleware(
-        TokenGate, token=token, viewer_token=viewer_token, also_public=public
-    )
+        TokenGate, token=gate.token, viewer_token=gate.viewer_token,
+        also_public=public,
+    )  # fmt: skip
     return app
 
 

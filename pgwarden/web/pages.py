@@ -18,6 +18,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("/load", "Load"),
     ("/governance", "Governance"),
     ("/alerts", "Alerts"),
+    ("/fleet", "Fleet"),
 )
 PAGE_PATHS = frozenset(path for path, _ in PAGES)
 #: pages below a page: /queries/{queryid}

@@ -83,7 +83,7 @@ def test_every_page_fits_a_phone_and_the_keyboard_reaches_it(
             _open(found, path, name)
             _fits(found)
             assert_clean(found)
-        screenshot(found, "alerts-420px")
+            screenshot(found, f"{name}-420px")
         _open(found, "/", "overview")
         page = found.page
         page.focus('#nav a[data-page="overview"]')

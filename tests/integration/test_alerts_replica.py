@@ -163,7 +163,10 @@ def test_metrics_scrape_carries_every_metric_the_exported_rules_use(
         wanted |= set(re.findall(r"pgwarden_[a-z_]+", expr(settings.alerts)))
     assert len(wanted) >= 12
     assert wanted - scraped == set()
-    assert f'pgwarden_replication_lag_seconds{{replica="{replica.name}"}}' in text
-    assert 'pgwarden_app_pool_utilisation_ratio{pool="app"} 0.3' in text
+    lag = (
+        f'pgwarden_replication_lag_seconds{{target="scrape",replica="{replica.name}"}}'
+    )
+    assert lag in text
+    assert 'pgwarden_app_pool_utilisation_ratio{target="scrape",pool="app"} 0.3' in text
     with psycopg.connect(primary.dsn(), autocommit=True) as conn:
         conn.execute("DROP TABLE scraped")

@@ -64,6 +64,20 @@ def items(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {i["label"]: i for t in answer["tracks"] for i in t["items"]}
 
 
+def due_now(http: TestClient, dsn: str) -> tuple[int, int]:
+    """``maintain plan``'s due count and the overview's, read one after the other
+    (again once, should autovacuum have changed the statistics in between)."""
+    for _ in range(2):
+        http.app.state.context.forget("maintenance.plan")  # read now, not reused
+        answer = http.get("/api/admin/overview", headers=ADMIN).json()
+        shown = items(answer)["maintenance operations due"]["value"]
+        plan = cli(dsn, "maintain", "plan")
+        due = sum(1 for i in plan["items"] if i["due"])
+        if shown == due:
+            break
+    return due, shown
+
+
 def test_the_health_summary_is_the_cli_s(demo_dsn: str) -> None:
     collect_with_load(demo_dsn, pg.describe(demo_dsn))
     fire(demo_dsn)
@@ -75,6 +89,7 @@ def test_the_health_summary_is_the_cli_s(demo_dsn: str) -> None:
         response = http.get("/api/admin/overview", headers=ADMIN)
         elapsed_ms = (time.perf_counter() - started) * 1000
         viewed = http.get("/api/admin/overview", headers=VIEWING)
+        due, shown = due_now(http, demo_dsn)
     assert response.status_code == 200 and viewed.status_code == 200
     answer = response.json()
     print(f"overview answered in {elapsed_ms:.0f} ms")
@@ -88,9 +103,7 @@ def test_the_health_summary_is_the_cli_s(demo_dsn: str) -> None:
     assert firing and found["firing alerts"]["value"] == len(firing)
     assert answer["tracks"][0]["status"] != "ok"
 
-    plan = cli(demo_dsn, "maintain", "plan")
-    due = sum(1 for i in plan["items"] if i["due"])
-    assert found["maintenance operations due"]["value"] == due
+    assert shown == due
 
     metrics = cli(demo_dsn, "metrics")
     unused, total = metrics["unused_indexes"], len(metrics["index_usage"])

@@ -86,7 +86,7 @@ def test_report_as_dict_has_the_json_shape() -> None:
 
 def test_check_names_are_unique() -> None:
     names = [c.name for c in evaluate(facts())]
-    assert len(names) == len(set(names)) == 13
+    assert len(names) == len(set(names)) == 14
 
 
 @pytest.mark.parametrize(

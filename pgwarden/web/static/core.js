@@ -8,8 +8,29 @@
   const RANGE_S = { "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800 };
   const NO_CHARTS = { t: [] };
   const state = { charts: {}, timer: null, refreshSeconds: 60, lastMetrics: null,
-    session: null, current: null, pages: [] };
+    session: null, current: null, pages: [], target: null, targets: null };
   const $ = (id) => document.getElementById(id);
+
+  /* The target shown: the URL's ?target=NAME (absent: the dashboard's default). */
+  function urlTarget() {
+    return new URLSearchParams(location.search).get("target") || null;
+  }
+
+  /* A same-origin path or URL with ?target=NAME of the target shown (unless it
+     names one already); any other URL as it is. */
+  function withTarget(url) {
+    if (!state.target || url === null || url === undefined) return url;
+    const found = new URL(String(url), location.href);
+    if (found.origin !== location.origin || found.searchParams.has("target")) return url;
+    found.searchParams.set("target", state.target);
+    return found.pathname + found.search + found.hash;
+  }
+
+  /* Every history entry a page makes keeps the target in its URL. */
+  for (const method of ["pushState", "replaceState"]) {
+    const original = history[method].bind(history);
+    history[method] = (data, unused, url) => original(data, unused, withTarget(url));
+  }
 
   function token() { return sessionStorage.getItem(KEY); }
 
@@ -41,7 +62,7 @@
 
   /* GET a JSON resource; with orNone, a 404 (nothing recorded yet) is null. */
   async function api(path, orNone) {
-    const response = await fetch(path, {
+    const response = await fetch(withTarget(path), {
       headers: { Authorization: "Bearer " + token() }, cache: "no-store",
     });
     if (orNone && response.status === 404) return null;
@@ -50,7 +71,7 @@
   }
 
   async function post(path, body) {
-    const response = await fetch(path, {
+    const response = await fetch(withTarget(path), {
       method: "POST",
       headers: { Authorization: "Bearer " + token(), "Content-Type": "application/json" },
       body: JSON.stringify(body || {}), cache: "no-store",
@@ -61,7 +82,7 @@
 
   /* A file download that needs the token (an <a href> cannot send it). */
   async function download(path, filename) {
-    const response = await fetch(path, {
+    const response = await fetch(withTarget(path), {
       headers: { Authorization: "Bearer " + token() }, cache: "no-store",
     });
     if (!response.ok) await failure(response, path);
@@ -252,6 +273,9 @@
 
   function markNav(name) {
     for (const link of $("nav").querySelectorAll("a")) {
+      const url = new URL(link.href, location.href);
+      url.searchParams.delete("target");
+      link.setAttribute("href", withTarget(url.pathname));
       if (link.dataset.page === name) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
@@ -321,20 +345,62 @@
     return text === null || text === undefined ? "" : String(text);
   }
 
+  /* The session of the target in the URL; an unknown target is dropped from the
+     URL (the default one is shown) with a note saying so. */
+  async function session() {
+    state.target = urlTarget();
+    try {
+      return await api("/api/admin/session");
+    } catch (error) {
+      if (error.status !== 404 || !state.target) throw error;
+      const unknown = state.target;
+      state.target = null;
+      const url = new URL(location.href);
+      url.searchParams.delete("target");
+      history.replaceState({}, "", url.pathname + url.search + url.hash);
+      const found = await api("/api/admin/session");
+      found.note = "No target named " + unknown + " here: showing " + found.target + ".";
+      return found;
+    }
+  }
+
   async function start() {
     $("login").hidden = true;
     try {
-      state.session = await api("/api/admin/session");
+      state.session = await session();
+      state.targets = await api("/api/admin/fleet/targets").catch(() => null);
     } catch (error) {
       if (String(error.message) !== "unauthorized") showLogin(error.message);
       return;
     }
     state.refreshSeconds = state.session.refresh_seconds || 60;
     document.body.dataset.role = state.session.role;
+    document.body.dataset.target = state.session.target || "";
     $("role").textContent = state.session.role;
-    $("target").textContent = state.session.target || "";
+    switcher();
+    $("target-note").textContent = state.session.note || "";
+    $("target-note").hidden = !state.session.note;
     $("nav").hidden = false;
     await route();
+  }
+
+  /* The target switcher: every target of the dashboard, the one shown chosen. */
+  function switcher() {
+    const select = $("target");
+    const shown = state.session.target || "";
+    const names = ((state.targets || {}).targets || []).map((t) => t.name);
+    if (!names.includes(shown)) names.unshift(shown);
+    select.replaceChildren(...names.map((name) =>
+      el("option", { value: name, selected: name === shown }, name)));
+    select.disabled = names.length < 2;
+  }
+
+  /* Show another target: the same page, ?target=NAME in its URL. */
+  async function switchTo(name) {
+    const url = new URL(location.href);
+    url.searchParams.set("target", name);
+    history.pushState({}, "", url.pathname + url.search + url.hash);
+    await start();
   }
 
   function boot() {
@@ -354,7 +420,20 @@
       event.preventDefault();
       navigate(link.getAttribute("href"));
     });
-    window.addEventListener("popstate", () => { if (token()) route(); });
+    window.addEventListener("popstate", () => {
+      if (!token()) return;
+      if (urlTarget() !== state.target) start(); else route();
+    });
+    $("target").addEventListener("change", (event) => switchTo(event.target.value));
+    /* a link inside the dashboard keeps the target shown */
+    for (const kind of ["click", "auxclick"]) {
+      document.addEventListener(kind, (event) => {
+        const link = event.target.closest && event.target.closest("a[href]");
+        if (!link || !state.target || link.target || link.hasAttribute("download")) return;
+        const href = link.getAttribute("href");
+        if (href && !href.startsWith("#")) link.setAttribute("href", withTarget(href));
+      }, true);
+    }
     if (token()) start(); else showLogin("");
   }
 
@@ -362,7 +441,7 @@
     $, el, api, post, download, fmt, bytes, pct, when, cell, fillTable, table, wrap,
     section, card,
     button, adminButton, who, hasValue, emptyNote, draw, viewOf, page, navigate, refresh,
-    isAdmin, queryText, showLogin, NO_CHARTS, RANGE_S,
+    isAdmin, queryText, showLogin, withTarget, NO_CHARTS, RANGE_S,
   });
   window.pgwarden = state;
   document.addEventListener("DOMContentLoaded", boot);

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pgwarden.web.views import (
     alerts,
     capacity,
+    fleet,
     governance,
     indexes,
     live,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 ROUTERS: tuple[Callable[[Context], APIRouter], ...] = (
     session.router, overview.router, queries.router, live.router, space.router,
     indexes.router, maintenance.router, capacity.router, load.router,
-    governance.router, alerts.router,
+    governance.router, alerts.router, fleet.router,
 )  # fmt: skip
 
 __all__ = ["ROUTERS"]

@@ -1,0 +1,122 @@
+"""Workers serving the fleet: two processes share it, one killed, the other goes on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.cli_helpers import clean_env, pgwarden
+from tests.conftest import TEMPLATE_EMPTY
+
+ENV = "FLEET_PASSWORD"
+INTERVAL = 2
+#: workers that notice a dead one fast
+FAST = {
+    "PGWARDEN_JOBS__HEARTBEAT_SECONDS": "0.5",
+    "PGWARDEN_JOBS__STALLED_SECONDS": "2",
+}
+
+
+@pytest.fixture
+def databases(pg_server: Any) -> Iterator[list[str]]:
+    tag = uuid.uuid4().hex[:8]
+    names = [f"fleet_{tag}_{x}" for x in "abc"]
+    template = pg_server.template(TEMPLATE_EMPTY)
+    with pg_server.admin() as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))  # fmt: skip
+    yield names
+    for name in names:
+        pg_server.drop(name)
+
+
+def _cycles(repo: str) -> dict[str, list[float]]:
+    """Each registered target's cycle times (epoch seconds)."""
+    with psycopg.connect(repo) as conn:
+        rows = conn.execute(
+            "SELECT t.name, extract(epoch FROM c.ts)::float8 FROM pgwarden.target t"
+            " JOIN pgwarden.collect_cycle c ON c.target_id = t.id"
+            " WHERE t.dsn IS NOT NULL ORDER BY c.ts"
+        ).fetchall()
+    found: dict[str, list[float]] = {}
+    for name, ts in rows:
+        found.setdefault(str(name), []).append(float(ts))
+    return found
+
+
+def _wait(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def test_a_killed_workers_targets_go_on_with_the_other(
+    empty_dsn: str, databases: list[str]
+) -> None:
+    repo = empty_dsn
+    password = str(conninfo_to_dict(repo)["password"])
+    for name in databases:
+        added = pgwarden(
+            "--repository-dsn", repo, "targets", "add", name, "--interval",
+            str(INTERVAL), "--password-env", ENV,
+            "--dsn", make_conninfo(repo, dbname=name),
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    args = [sys.executable, "-m", "pgwarden", "--repository-dsn", repo, "worker"]
+    env = clean_env(**FAST, **{ENV: password})
+    workers = [
+        subprocess.Popen(
+            args,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        _wait(lambda: all(len(_cycles(repo).get(n, [])) >= 2 for n in databases), 60)
+        workers[0].kill()  # kill -9: no goodbye, maybe a job left running
+        killed = time.time()
+        workers[0].communicate(timeout=30)
+        # every target collected again, by the survivor, within two intervals of
+        # its slot once the dead worker is found silent (jobs.stalled_seconds)
+        limit = 2 * INTERVAL + float(FAST["PGWARDEN_JOBS__STALLED_SECONDS"]) + 4
+        _wait(
+            lambda: all(
+                sum(ts > killed for ts in _cycles(repo).get(n, [])) >= 2
+                for n in databases
+            ),
+            limit + INTERVAL,
+        )
+        after = _cycles(repo)
+        for name in databases:
+            first = min(ts for ts in after[name] if ts > killed)
+            assert first - killed <= limit, (name, first - killed)
+        assert workers[1].poll() is None
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+        outputs = [w.communicate(timeout=60) for w in workers]
+    stderr = outputs[1][1]
+    assert "worker for the registered targets started" in stderr, stderr
+    assert "job collect[" in stderr and "1 cycle" in stderr, stderr
+    with psycopg.connect(repo) as conn:
+        status = conn.execute(
+            "SELECT array_agg(DISTINCT status) FROM pgwarden.target"
+            " WHERE dsn IS NOT NULL"
+        ).fetchone()
+    assert status is not None and status[0] == ["ok"]
