@@ -8,11 +8,14 @@ Collection slots come every interval at a phase drawn from the target's name
 (jitter: 200 targets do not all start at second 0), the other tasks at their cron
 ticks plus such a phase. Every worker computes the same slots, so the job's
 ``queueing_lock`` keeps one job per target and task waiting however many workers
-plan it, and its ``lock`` one running; whichever worker is free runs it. A worker
-killed outright leaves nothing behind but its running jobs, which the others retry
-once it is found silent (``jobs.stalled_seconds``); the next slots are planned by
-the workers still running. The registry is read again every
-:data:`REFRESH_S` seconds: added, paused, resumed and removed targets follow.
+plan it, and its ``lock`` one running; whichever worker is free runs it. Only one
+worker per fleet queue plans at a time (:class:`PlannerLock`, a session advisory
+lock), so a second worker halves the work instead of repeating the planning. A
+worker killed outright leaves nothing behind but its running jobs, which the others
+retry once it is found silent (``jobs.stalled_seconds``), and its planner lock,
+which the server releases with its connection: another worker plans the next slots.
+The registry is read again every :data:`REFRESH_S` seconds: added, paused, resumed
+and removed targets follow.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import croniter  # type: ignore[import-untyped]
 import psycopg
@@ -130,3 +134,38 @@ def next_slot(
     if cron is None:
         return collect_slot(target, interval, after)
     return cron_slot(cron, f"{task}:{target}", after)
+
+
+class PlannerLock:
+    """Whether this worker plans its fleet queue's jobs: the holder of a session
+    advisory lock on a connection of its own, kept while the worker runs."""
+
+    def __init__(self, repository_dsn: str, queue: str) -> None:
+        self._dsn = repository_dsn
+        digest = hashlib.blake2s(f"pgwarden planner {queue}".encode(), digest_size=8)
+        self._key = int.from_bytes(digest.digest(), "big", signed=True)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held = False
+
+    def held(self) -> bool:
+        """True while this worker holds the lock (taken when free, kept while its
+        connection lives); False when another worker does or the repository is
+        unreachable."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn, self._held = pg.connect(self._dsn), False
+            if self._held:
+                pg.named_rows(self._conn, "fleet", "planner_alive")
+            else:
+                rows = pg.named_rows(self._conn, "fleet", "planner_lock",
+                                     {"key": self._key})  # fmt: skip
+                self._held = bool(rows[0]["held"])
+        except (PgwardenError, psycopg.Error) as exc:
+            logger.warning("planner lock lost: %s", exc)
+            self.close()
+        return self._held
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._held = None, False

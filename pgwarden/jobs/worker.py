@@ -32,7 +32,15 @@ from procrastinate.worker import Worker
 from pgwarden.errors import ConfigurationError, PgwardenError
 from pgwarden.jobs.app import SPECS, Spec, build_app, cron_of, lock_name, queue_for
 from pgwarden.jobs.context import WorkerContext
-from pgwarden.jobs.fleet import LEAD_S, REFRESH_S, TICK_S, at, next_slot, read
+from pgwarden.jobs.fleet import (
+    LEAD_S,
+    REFRESH_S,
+    TICK_S,
+    PlannerLock,
+    at,
+    next_slot,
+    read,
+)
 from pgwarden.jobs.recovery import recover_stalled
 from pgwarden.jobs.schema import JobQueueError, install
 
@@ -250,31 +258,51 @@ async def plan(app: procrastinate.App, ctx: WorkerContext) -> None:
     crons = {s.name: (None if s.name == "collect" else cron_of(ctx, s)) for s in specs}
     planned: dict[tuple[str, str], float] = {}
     recovered = time.monotonic()
-    while not ctx.stop.is_set():
-        if time.monotonic() - state.refreshed >= REFRESH_S:
-            try:
-                await asyncio.to_thread(refresh, ctx)
-            except (PgwardenError, psycopg.Error) as exc:
-                ctx.report(f"registry not read: {exc}")
-        now = time.time()
-        for target in list(ctx.targets):
-            interval = ctx.interval_of(target)
-            lead = min(LEAD_S, interval / 2)
-            for spec in specs:
-                key, cron = (spec.name, target), crons[spec.name]
-                slot = planned.get(key)
-                if slot is None or slot < now - interval:
-                    slot = next_slot(spec.name, cron, target, interval, now)
-                if slot - now > lead:
-                    planned[key] = slot
-                    continue
-                extra: dict[str, Any] = {"lease": 0} if spec.name == "collect" else {}
-                await defer_job(app, ctx, spec, target, extra, schedule_at=at(slot))
-                planned[key] = next_slot(spec.name, cron, target, interval, slot)
-        if time.monotonic() - recovered >= ctx.settings.jobs.stalled_seconds / 2:
-            recovered = time.monotonic()
-            await recover_stalled(app.job_manager, ctx)
-        await asyncio.sleep(TICK_S)
+    leader = PlannerLock(ctx.repository_dsn, state.queue(ctx.settings.jobs.queue))
+    try:
+        while not ctx.stop.is_set():
+            if await asyncio.to_thread(leader.held):
+                await _plan_once(app, ctx, specs, crons, planned)
+            else:
+                planned.clear()  # another worker plans; start afresh if it dies
+            if time.monotonic() - recovered >= ctx.settings.jobs.stalled_seconds / 2:
+                recovered = time.monotonic()
+                await recover_stalled(app.job_manager, ctx)
+            await asyncio.sleep(TICK_S)
+    finally:
+        await asyncio.to_thread(leader.close)
+
+
+async def _plan_once(
+    app: procrastinate.App,
+    ctx: WorkerContext,
+    specs: list[Spec],
+    crons: dict[str, str | None],
+    planned: dict[tuple[str, str], float],
+) -> None:
+    """Queue the jobs whose slots come within the lead time."""
+    state = ctx.fleet
+    assert state is not None
+    if time.monotonic() - state.refreshed >= REFRESH_S:
+        try:
+            await asyncio.to_thread(refresh, ctx)
+        except (PgwardenError, psycopg.Error) as exc:
+            ctx.report(f"registry not read: {exc}")
+    now = time.time()
+    for target in list(ctx.targets):
+        interval = ctx.interval_of(target)
+        lead = min(LEAD_S, interval / 2)
+        for spec in specs:
+            key, cron = (spec.name, target), crons[spec.name]
+            slot = planned.get(key)
+            if slot is None or slot < now - interval:
+                slot = next_slot(spec.name, cron, target, interval, now)
+            if slot - now > lead:
+                planned[key] = slot
+                continue
+            extra: dict[str, Any] = {"lease": 0} if spec.name == "collect" else {}
+            await defer_job(app, ctx, spec, target, extra, schedule_at=at(slot))
+            planned[key] = next_slot(spec.name, cron, target, interval, slot)
 
 
 @contextmanager

@@ -85,3 +85,10 @@ ORDER BY d.datname;
 -- name: removed
 -- Targets discovered and then removed from the fleet: rediscovery leaves them out.
 SELECT id FROM pgwarden.target WHERE dsn IS NULL AND discovered_from IS NOT NULL;
+
+-- name: planner_lock
+-- One planner per fleet queue: a session lock, released when its worker dies.
+SELECT pg_try_advisory_lock(%(key)s) AS held;
+
+-- name: planner_alive
+SELECT 1 AS alive;

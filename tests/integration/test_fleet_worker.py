@@ -14,8 +14,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from pgwarden.jobs.fleet import PlannerLock
 from tests.cli_helpers import clean_env, pgwarden
-from tests.conftest import TEMPLATE_EMPTY
+from tests.conftest import TEMPLATE_EMPTY, TestServer
 
 ENV = "FLEET_PASSWORD"
 INTERVAL = 2
@@ -62,8 +63,10 @@ def _wait(condition: Any, timeout: float) -> None:
 
 
 def test_a_killed_workers_targets_go_on_with_the_other(
-    empty_dsn: str, databases: list[str]
+    empty_dsn: str, databases: list[str], pg_server: TestServer
 ) -> None:
+    if pg_server.name != "embedded":
+        pytest.skip("the workers' take-over: checked on the embedded server only")
     repo = empty_dsn
     password = str(conninfo_to_dict(repo)["password"])
     for name in databases:
@@ -120,3 +123,20 @@ def test_a_killed_workers_targets_go_on_with_the_other(
             " WHERE dsn IS NOT NULL"
         ).fetchone()
     assert status is not None and status[0] == ["ok"]
+
+
+def test_one_worker_plans_and_another_takes_over_when_it_is_gone(
+    demo_dsn: str,
+) -> None:
+    first, second = PlannerLock(demo_dsn, "q:fleet"), PlannerLock(demo_dsn, "q:fleet")
+    other_group = PlannerLock(demo_dsn, "q:group:eu")
+    try:
+        assert first.held() and first.held()  # kept while its connection lives
+        assert not second.held()
+        assert other_group.held()  # one planner per fleet queue
+        first.close()  # as when its worker is killed: the server lets the lock go
+        assert second.held()
+        assert not first.held()
+    finally:
+        for lock in (first, second, other_group):
+            lock.close()

@@ -168,14 +168,17 @@ def without(found: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 def test_capacity_matches_the_cli(demo_dsn: str) -> None:
     identified(demo_dsn)
-    printed = cli(demo_dsn, "capacity", "baseline")
-    projected = cli(demo_dsn, "capacity", "project", "--months", "3,12",
-                    "--users-x", "5")  # fmt: skip
     with client(demo_dsn) as http:
-        baseline = get(http, "/api/admin/capacity/baseline", VIEWER_AUTH)
-        assert same(without(baseline, "generated_at", "daily", "keep_seconds")) == same(
-            without(printed, "generated_at")
-        )
+        for _ in range(2):  # again once, should the database have grown in between
+            http.app.state.context.forget("capacity.baseline")  # read now
+            printed = cli(demo_dsn, "capacity", "baseline")
+            projected = cli(demo_dsn, "capacity", "project", "--months", "3,12",
+                            "--users-x", "5")  # fmt: skip
+            baseline = get(http, "/api/admin/capacity/baseline", VIEWER_AUTH)
+            shown = without(baseline, "generated_at", "daily", "keep_seconds")
+            if same(shown) == same(without(printed, "generated_at")):
+                break
+        assert same(shown) == same(without(printed, "generated_at"))
         assert len(baseline["daily"]) == 1 and baseline["daily"][0]["size_bytes"] > 0
         page = get(http, "/api/admin/capacity/projection?months=3,12&users_x=5")
         assert same(without(page, "generated_at")) == same(projected)
