@@ -164,6 +164,12 @@ def metrics_router(ctx: Context) -> APIRouter:
     return routes
 
 
+def warm(contexts: list[Context]) -> None:
+    """Read every target's series once (a server's first scrape then answers
+    within a scrape timeout)."""
+    _every(contexts)
+
+
 def _every(contexts: list[Context]) -> list[list[Family]]:
     """Every target's series, read by a few threads, each kept ``SERIES_TTL_S``
     (a scrape of hundreds of targets answers within a scrape timeout)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pgwarden.web.limits import BodyLimit
 from pgwarden.web.pages import is_page
 from pgwarden.web.redact import HideQueryText
 from pgwarden.web.views import ROUTERS
+from pgwarden.web.views import fleet as fleet_view
 
 logger = logging.getLogger(__name__)
 #: characters of a field name or message repeated in a 422 answer
@@ -75,11 +77,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if served.registry:
+            threading.Thread(target=_warm, args=(served,), daemon=True).start()
         yield
         served.close()
         ctx.close()
 
     return _assemble(ctx, served, gate, lifespan=lifespan)
+
+
+def _warm(fleet: Fleet) -> None:
+    """A fleet's first Fleet page and first scrape read every target: read them
+    as the server starts rather than while a person or Prometheus waits."""
+    try:
+        fleet_view.rows_of(fleet)
+        api.warm(fleet.contexts())
+    except Exception:  # a failure here is met again, and reported, on a request
+        logger.warning("the fleet's figures were not read ahead", exc_info=True)
 
 
 @dataclass(frozen=True)

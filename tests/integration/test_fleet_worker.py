@@ -135,6 +135,9 @@ def test_one_worker_plans_and_another_takes_over_when_it_is_gone(
         assert not second.held()
         assert other_group.held()  # one planner per fleet queue
         first.close()  # as when its worker is killed: the server lets the lock go
+        deadline = time.monotonic() + 10  # once the backend has ended
+        while not second.held() and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert second.held()
         assert not first.held()
     finally:

@@ -66,7 +66,7 @@ def router(ctx: Context) -> APIRouter:
         firing alerts, last collection and status."""
         response.headers["Cache-Control"] = f"private, max-age={refresh}"
         fleet = fleet_of(request, ctx)
-        found: Rows = fleet.ctx.reused(ROWS, lambda: read(fleet), refresh)
+        found = rows_of(fleet)
         rows = [r for r in found.rows if group is None or r["group"] == group]
         groups = sorted({r["group"] for r in found.rows if r["group"] is not None})
         return {
@@ -77,6 +77,13 @@ def router(ctx: Context) -> APIRouter:
         }
 
     return routes
+
+
+def rows_of(fleet: Fleet) -> Rows:
+    """Every target's row, read at most once per refresh (served meanwhile)."""
+    refresh = fleet.ctx.settings.dashboard.refresh_seconds
+    found: Rows = fleet.ctx.reused(ROWS, lambda: read(fleet), refresh)
+    return found
 
 
 def read(fleet: Fleet) -> Rows:
