@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -31,3 +33,10 @@ def pgwarden(
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+def pgwarden_json(dsn: str, *args: str) -> Any:
+    """``pgwarden --dsn DSN ARGS --format json``'s output; it must succeed."""
+    done = pgwarden("--dsn", dsn, *args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

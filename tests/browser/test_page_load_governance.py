@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pgwarden import pg
-from pgwarden.cli.ccb_cmd import app as ccb_app
 from pgwarden.cli.oncall_cmd import app as oncall_app
-from pgwarden.cli.review_cmd import app as review_app
 from pgwarden.cli.runtime import Runtime
-from pgwarden.ops.rehearse import store as rehearse_store
 from tests.browser.conftest import BROWSER_MARKS
 from tests.browser.site import (
     ROLES,
@@ -29,7 +24,7 @@ from tests.cli_helpers import pgwarden
 from tests.integration.test_web_load_governance import (
     QUICK,
     cli,
-    rehearsal_report,
+    seed_governance,
     settings_for,
 )
 
@@ -40,23 +35,6 @@ def js_number(value: float, digits: int = 2) -> str:
     """A number as pgwarden.fmt shows it in an en-US browser."""
     text = f"{round(value, digits):,.{digits}f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-def seed_governance(rt: Runtime, tmp_path: Path) -> dict[str, Any]:
-    migration = tmp_path / "m.sql"
-    migration.write_text('CREATE INDEX answer_tenant_idx ON "Answer" ("tenantId");')
-    req = cli(ccb_app, rt, "request", "new", "--title", "index answers",
-              "--migration", str(migration), "--format", "json")  # fmt: skip
-    cli(ccb_app, rt, "request", "update", str(req["id"]), "--status", "submitted")
-    cli(ccb_app, rt, "vote", str(req["id"]), "approve", "--voter", "ana")
-    launch = datetime.now(UTC).date() - timedelta(days=3)
-    cli(review_app, rt, "launch", "--date", launch.isoformat())
-    with pg.connect(rt.target_dsn()) as conn:
-        rehearse_store.save(conn, rehearsal_report())
-    shown: dict[str, Any] = cli(
-        ccb_app, rt, "request", "show", str(req["id"]), "--format", "json"
-    )
-    return shown
 
 
 def test_load_and_governance_pages(browser: Any, demo_dsn: str, tmp_path: Path) -> None:

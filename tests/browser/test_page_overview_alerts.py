@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import Any
 
-from pgwarden import pg
-from pgwarden.alerts import evaluate_once
-from pgwarden.config import load_settings
 from tests.browser.conftest import BROWSER_MARKS
 from tests.browser.site import (
     ROLES,
@@ -20,25 +15,12 @@ from tests.browser.site import (
     visit,
     wait_loaded,
 )
-from tests.cli_helpers import pgwarden
+from tests.cli_helpers import pgwarden_json
 from tests.integration.test_observe_metrics import TARGET
+from tests.integration.test_web_overview_alerts import fire
 
 pytestmark = BROWSER_MARKS
 OPEN_ROW = "#alerts-open-table tbody tr"
-
-
-def cli(dsn: str, *args: str) -> Any:
-    done = pgwarden("--dsn", dsn, *args, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def fire(dsn: str) -> None:
-    """A firing ``wraparound`` alert (every table is inside a 100 % margin)."""
-    settings = load_settings(overrides={"alerts": {"wraparound_margin_pct": 100}})
-    with pg.connect(dsn) as repo, pg.connect(dsn) as target:
-        evaluate_once(repo, TARGET, settings, datetime.now(UTC), target_conn=target,
-                      channels=[])  # fmt: skip
 
 
 def health(found: Visit) -> dict[str, str]:
@@ -73,7 +55,7 @@ def act_on_alert(found: Visit, dsn: str) -> None:
     page.locator("#alerts-history-table tbody tr", has_text="ana after").wait_for()
     assert page.locator(OPEN_ROW).count() == 0
     assert page.get_by_text("No open alerts.").is_visible()
-    stats = cli(dsn, "alerts", "stats", "--since", "1h")
+    stats = pgwarden_json(dsn, "alerts", "stats", "--since", "1h")
     every = next(s for s in stats if s["severity"] == "all")
     shown = page.locator("#alerts-stats-table tbody tr.all td").nth(1).inner_text()
     assert shown == str(every["count"])
@@ -83,8 +65,8 @@ def act_on_alert(found: Visit, dsn: str) -> None:
 
 def test_health_summary_and_alerts_with_both_roles(demo_dsn: str, browser: Any) -> None:
     with site(demo_dsn) as base:
-        fire(demo_dsn)
-        firing = len(cli(demo_dsn, "alerts", "list", "--state", "firing"))
+        fire(demo_dsn, TARGET)
+        firing = len(pgwarden_json(demo_dsn, "alerts", "list", "--state", "firing"))
         assert firing >= 1
 
         admin = visit(browser, base, "/", ROLES["admin"], "overview")
@@ -105,7 +87,7 @@ def test_health_summary_and_alerts_with_both_roles(demo_dsn: str, browser: Any) 
         assert admin_controls(admin) > 0
         assert_clean(admin)
         act_on_alert(admin, demo_dsn)
-        fire(demo_dsn)  # the condition holds: it fires again
+        fire(demo_dsn, TARGET)  # the condition holds: it fires again
         admin.page.reload()
         wait_loaded(admin.page, "alerts")
         admin.page.locator(OPEN_ROW, has_text="wraparound").wait_for()

@@ -4,7 +4,6 @@ figures, the whole DDL copyable, the advisor run by the admin only."""
 from __future__ import annotations
 
 import html
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from tests.browser.site import (
     visit,
     wait_loaded,
 )
-from tests.cli_helpers import pgwarden
+from tests.cli_helpers import pgwarden_json
 from tests.integration.test_advisor_demo import workload
 from tests.integration.test_observe_metrics import TARGET
 
@@ -43,14 +42,8 @@ def as_bytes(page: Any, n: int) -> str:
     return str(page.evaluate("(n) => window.pgwarden.bytes(n)", n))
 
 
-def cli_json(dsn: str, *args: str) -> Any:
-    done = pgwarden("--dsn", dsn, *args, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def check_indexes_admin(browser: Any, base: str, dsn: str) -> None:
-    findings = cli_json(dsn, "indexes", "health")
+    findings = pgwarden_json(dsn, "indexes", "health")
     found = visit(browser, base, "/indexes", ROLES["admin"], "indexes")
     assert_clean(found)
     page = found.page
@@ -82,7 +75,7 @@ def check_indexes_admin(browser: Any, base: str, dsn: str) -> None:
     )
     status = page.inner_text("#ix-advice-status")
     assert "unverified" in status, status
-    advice = cli_json(dsn, "indexes", "partial")
+    advice = pgwarden_json(dsn, "indexes", "partial")
     partial = page.locator("#ix-partial article.advice")
     assert partial.count() == len(advice) > 0
     shown = partial.locator("pre.ddl").all_inner_texts()
@@ -118,7 +111,7 @@ def check_viewer(browser: Any, base: str, path: str, name: str) -> None:
 
 
 def check_space_admin(browser: Any, base: str, dsn: str) -> None:
-    usage = cli_json(dsn, "indexes", "usage")["indexes"]
+    usage = pgwarden_json(dsn, "indexes", "usage")["indexes"]
     found = visit(browser, base, "/space", ROLES["admin"], "space")
     assert_clean(found)
     page = found.page

@@ -167,9 +167,9 @@ def test_load_reports_match_the_run_and_report_list(
     assert again["throughput_per_s"] == newest["throughput_per_s"]
 
 
-def test_governance_matches_the_commands(demo_dsn: str, tmp_path: Path) -> None:
-    collect_with_load(demo_dsn)
-    rt = Runtime(settings_for(demo_dsn, tmp_path), None, False)
+def seed_governance(rt: Runtime, tmp_path: Path) -> dict[str, Any]:
+    """A submitted change request with one vote, a launch three days ago and a
+    stored rehearsal; the request as ``ccb request show`` prints it."""
     migration = tmp_path / "m.sql"
     migration.write_text('CREATE INDEX answer_tenant_idx ON "Answer" ("tenantId");')
     req = cli(ccb_app, rt, "request", "new", "--title", "index answers",
@@ -178,10 +178,18 @@ def test_governance_matches_the_commands(demo_dsn: str, tmp_path: Path) -> None:
     cli(ccb_app, rt, "vote", str(req["id"]), "approve", "--voter", "ana")
     launch = datetime.now(UTC).date() - timedelta(days=3)
     cli(review_app, rt, "launch", "--date", launch.isoformat())
-    with pg.connect(demo_dsn) as conn:
+    with pg.connect(rt.target_dsn()) as conn:
         rehearse_store.save(conn, rehearsal_report())
+    shown: dict[str, Any] = cli(
+        ccb_app, rt, "request", "show", str(req["id"]), "--format", "json"
+    )
+    return shown
 
-    shown = cli(ccb_app, rt, "request", "show", str(req["id"]), "--format", "json")
+
+def test_governance_matches_the_commands(demo_dsn: str, tmp_path: Path) -> None:
+    collect_with_load(demo_dsn)
+    rt = Runtime(settings_for(demo_dsn, tmp_path), None, False)
+    shown = seed_governance(rt, tmp_path)
     log = cli(ccb_app, rt, "log", "--format", "json")
     now = cli(oncall_app, rt, "now", "--format", "json")
     ahead = cli(oncall_app, rt, "schedule", "--weeks", "4", "--format", "json")

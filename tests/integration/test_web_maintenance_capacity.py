@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from datetime import datetime
@@ -16,7 +15,7 @@ from pgwarden import pg
 from pgwarden.config import Settings
 from pgwarden.plan import xlsx
 from pgwarden.web import create_app
-from tests.cli_helpers import pgwarden
+from tests.cli_helpers import pgwarden_json
 from tests.integration.test_observe_metrics import TARGET, TOKEN, collect_with_load
 
 pytestmark = pytest.mark.slow
@@ -39,12 +38,6 @@ def identified(dsn: str) -> None:
             "WHERE name = %s",
             [TARGET],
         )
-
-
-def cli(dsn: str, *args: str) -> Any:
-    done = pgwarden("--dsn", dsn, *args, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def client(dsn: str, **kwargs: Any) -> TestClient:
@@ -86,7 +79,7 @@ def plans_agree(http: TestClient, dsn: str) -> tuple[Any, Any]:
     for _ in range(2):
         http.app.state.context.forget("maintenance.plan")  # read now, not reused
         page = get(http, "/api/admin/maintenance/plan?all=true")
-        printed = cli(dsn, "maintain", "plan", "--all")
+        printed = pgwarden_json(dsn, "maintain", "plan", "--all")
         if items(page) == items(printed):
             break
     return page, printed
@@ -94,7 +87,9 @@ def plans_agree(http: TestClient, dsn: str) -> tuple[Any, Any]:
 
 def test_maintenance_matches_the_cli(demo_dsn: str) -> None:
     identified(demo_dsn)
-    ran = cli(demo_dsn, "maintain", "run", "--table", "Answer", "--operation", "vacuum")
+    ran = pgwarden_json(
+        demo_dsn, "maintain", "run", "--table", "Answer", "--operation", "vacuum"
+    )
     assert [r["status"] for r in ran["runs"]] == ["ok"]
     with client(demo_dsn) as http:
         page, printed = plans_agree(http, demo_dsn)
@@ -103,15 +98,15 @@ def test_maintenance_matches_the_cli(demo_dsn: str) -> None:
         assert page["due"] == sum(i["due"] for i in printed["items"])
 
         history = get(http, "/api/admin/maintenance/history?since=1d", VIEWER_AUTH)
-        assert same(history) == same(cli(demo_dsn, "maintain", "history", "--since",
-                                         "1d"))  # fmt: skip
+        runs = pgwarden_json(demo_dsn, "maintain", "history", "--since", "1d")
+        assert same(history) == same(runs)
         vacuum = history[-1]
         assert (vacuum["table_name"], vacuum["operation"], vacuum["status"]) == (
             "Answer", "vacuum", "ok")  # fmt: skip
         assert vacuum["duration_ms"] > 0 and vacuum["live_rows_after"] > 0
 
         status = get(http, "/api/admin/maintenance/status")
-        printed_status = cli(demo_dsn, "maintain", "status")
+        printed_status = pgwarden_json(demo_dsn, "maintain", "status")
         assert status["running"] == printed_status["running"] == []
         assert same(status["stale_tables"]) == same(printed_status["stale_tables"])
         assert status["progress"] == []
@@ -171,9 +166,10 @@ def test_capacity_matches_the_cli(demo_dsn: str) -> None:
     with client(demo_dsn) as http:
         for _ in range(2):  # again once, should the database have grown in between
             http.app.state.context.forget("capacity.baseline")  # read now
-            printed = cli(demo_dsn, "capacity", "baseline")
-            projected = cli(demo_dsn, "capacity", "project", "--months", "3,12",
-                            "--users-x", "5")  # fmt: skip
+            printed = pgwarden_json(demo_dsn, "capacity", "baseline")
+            projected = pgwarden_json(
+                demo_dsn, "capacity", "project", "--months", "3,12", "--users-x", "5"
+            )
             baseline = get(http, "/api/admin/capacity/baseline", VIEWER_AUTH)
             shown = without(baseline, "generated_at", "daily", "keep_seconds")
             if same(shown) == same(without(printed, "generated_at")):

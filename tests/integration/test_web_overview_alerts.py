@@ -3,7 +3,6 @@ figures are the ones the CLI prints with ``--format json``."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,7 @@ from pgwarden.alerts import evaluate_once
 from pgwarden.config import Settings, load_settings
 from pgwarden.repository import migrate
 from pgwarden.web import create_app
-from tests.cli_helpers import pgwarden
+from tests.cli_helpers import pgwarden, pgwarden_json
 from tests.integration.test_observe_metrics import TOKEN, collect_with_load
 
 pytestmark = pytest.mark.slow
@@ -34,18 +33,13 @@ def client(
     return TestClient(app)
 
 
-def cli(dsn: str, *args: str) -> Any:
-    done = pgwarden("--dsn", dsn, *args, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def fire(dsn: str) -> None:
-    """A firing ``wraparound`` alert (every table is inside a 100 % margin)."""
+def fire(dsn: str, target_name: str | None = None) -> None:
+    """A firing ``wraparound`` alert (every table is inside a 100 % margin) of
+    target ``target_name`` (default: named by its address)."""
     settings = load_settings(overrides={"alerts": {"wraparound_margin_pct": 100}})
+    name = target_name or pg.describe(dsn)
     with pg.connect(dsn) as repo, pg.connect(dsn) as target:
-        now = datetime.now(UTC)
-        evaluate_once(repo, pg.describe(dsn), settings, now, target_conn=target,
+        evaluate_once(repo, name, settings, datetime.now(UTC), target_conn=target,
                       channels=[])  # fmt: skip
 
 
@@ -71,7 +65,7 @@ def due_now(http: TestClient, dsn: str) -> tuple[int, int]:
         http.app.state.context.forget("maintenance.plan")  # read now, not reused
         answer = http.get("/api/admin/overview", headers=ADMIN).json()
         shown = items(answer)["maintenance operations due"]["value"]
-        plan = cli(dsn, "maintain", "plan")
+        plan = pgwarden_json(dsn, "maintain", "plan")
         due = sum(1 for i in plan["items"] if i["due"])
         if shown == due:
             break
@@ -99,31 +93,31 @@ def test_the_health_summary_is_the_cli_s(demo_dsn: str) -> None:
         assert item["display"] and "None" not in item["display"], item
         assert item["status"] in ("ok", "warning", "critical"), item
 
-    firing = cli(demo_dsn, "alerts", "list", "--state", "firing")
+    firing = pgwarden_json(demo_dsn, "alerts", "list", "--state", "firing")
     assert firing and found["firing alerts"]["value"] == len(firing)
     assert answer["tracks"][0]["status"] != "ok"
 
     assert shown == due
 
-    metrics = cli(demo_dsn, "metrics")
+    metrics = pgwarden_json(demo_dsn, "metrics")
     unused, total = metrics["unused_indexes"], len(metrics["index_usage"])
     share = found["unused indexes"]
     assert share["value"] == round(100 * unused / total, 1)
     assert share["display"].startswith(f"{unused} of {total} ")
-    usage = cli(demo_dsn, "indexes", "usage")["efficiency"]
+    usage = pgwarden_json(demo_dsn, "indexes", "usage")["efficiency"]
     assert (usage["unused"], usage["indexes"]) == (unused, total)
     ratio = metrics["cache_hit_ratio"]["database"]
     assert found["cache hit ratio"]["value"] == ratio
 
     assert found["index health findings"]["value"] is None  # no report stored yet
     assert found["on call now"]["display"] == "not set up: no roster"
-    schedule = cli(demo_dsn, "review", "schedule")
+    schedule = pgwarden_json(demo_dsn, "review", "schedule")
     reviews = found["post-launch reviews due or overdue"]
     assert reviews["value"] == schedule["overdue"] + schedule["due"]
     shown = f"{schedule['overdue']} overdue, {schedule['due']} due"
     assert reviews["display"] == shown
 
-    stored = cli(demo_dsn, "report", "index-health", "--store")["summary"]
+    stored = pgwarden_json(demo_dsn, "report", "index-health", "--store")["summary"]
     with client(demo_dsn, demo_dsn) as http:
         again = items(http.get("/api/admin/overview", headers=ADMIN).json())
     findings = again["index health findings"]
@@ -161,6 +155,8 @@ def test_alert_statistics_are_the_cli_s(demo_dsn: str) -> None:
             assert answer.status_code == 422, bad
     assert stats.status_code == 200
     body = stats.json()
-    assert body["by_severity"] == cli(demo_dsn, "alerts", "stats", "--since", "7d")
+    assert body["by_severity"] == pgwarden_json(
+        demo_dsn, "alerts", "stats", "--since", "7d"
+    )
     every = next(s for s in body["by_severity"] if s["severity"] == "all")
     assert every["count"] == 2 and every["ttr_p50_s"] is not None

@@ -3,7 +3,6 @@ reports, and the admin's runs (refused to the viewer, recorded in the audit log)
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,19 +13,13 @@ from pgwarden import pg
 from pgwarden.config import Settings
 from pgwarden.plan import build_baseline, inputs, target_of
 from pgwarden.web import create_app
-from tests.cli_helpers import pgwarden
+from tests.cli_helpers import pgwarden_json
 from tests.integration.test_observe_metrics import TARGET, TOKEN, collect_with_load
 
 pytestmark = pytest.mark.slow
 VIEWER = "viewer-token-9876543210"
 ADMIN_AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VIEWER_AUTH = {"Authorization": f"Bearer {VIEWER}"}
-
-
-def cli_json(dsn: str, *args: str) -> Any:
-    done = pgwarden("--dsn", dsn, *args, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def client(dsn: str, target_dsn: str | None) -> TestClient:
@@ -61,8 +54,8 @@ def baseline_tables(dsn: str) -> dict[str, dict[str, Any]]:
 
 def test_health_and_space_are_the_cli_figures(demo_dsn: str) -> None:
     collect_with_load(demo_dsn)
-    health_cli = cli_json(demo_dsn, "indexes", "health")
-    usage_cli = cli_json(demo_dsn, "indexes", "usage")
+    health_cli = pgwarden_json(demo_dsn, "indexes", "health")
+    usage_cli = pgwarden_json(demo_dsn, "indexes", "usage")
     with client(demo_dsn, demo_dsn) as http:
         health = http.get("/api/admin/indexes/health", headers=VIEWER_AUTH).json()
         space = http.get("/api/admin/space", headers=VIEWER_AUTH).json()
@@ -93,7 +86,7 @@ def test_advice_is_served_from_the_store_and_run_by_the_admin(demo_dsn: str) -> 
     with client(demo_dsn, demo_dsn) as http:
         none = http.get("/api/admin/indexes/advice", headers=VIEWER_AUTH).json()
         assert none["advice"] is None and none["report_id"] is None
-        stored = cli_json(demo_dsn, "report", "optimization", "--store")
+        stored = pgwarden_json(demo_dsn, "report", "optimization", "--store")
         served = http.get("/api/admin/indexes/advice", headers=VIEWER_AUTH).json()
         assert served["advice"] == stored["indexes"]
         assert served["advice"]["verified"] is False  # no hypopg on the test server
