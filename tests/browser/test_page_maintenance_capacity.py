@@ -17,8 +17,9 @@ from tests.browser.site import (
     visit,
     wait_loaded,
 )
+from tests.cli_helpers import pgwarden_json
 from tests.integration.test_observe_metrics import TARGET
-from tests.integration.test_web_maintenance_capacity import cli, xlsx_book
+from tests.integration.test_web_maintenance_capacity import xlsx_book
 
 pytestmark = BROWSER_MARKS
 RAN_OR_FAILED = """() => document.querySelector("#mnt-run-status").textContent
@@ -68,7 +69,7 @@ def due_agrees(found: Any, dsn: str) -> None:
     """The "due now" card is the count of ``maintain plan``: read both again while
     autovacuum changes the statistics between the two reads."""
     for _ in range(3):
-        plan = cli(dsn, "maintain", "plan")
+        plan = pgwarden_json(dsn, "maintain", "plan")
         shown = card(found, "mnt-due")
         if shown == str(sum(i["due"] for i in plan["items"])):
             return
@@ -116,7 +117,7 @@ def run_what_is_due(found: Any, dsn: str) -> None:
 
 
 def check_capacity(browser: Any, base: str, dsn: str) -> None:
-    baseline = cli(dsn, "capacity", "baseline")
+    baseline = pgwarden_json(dsn, "capacity", "baseline")
     expected = size_text(baseline["database"]["size_bytes"])
     for role, token in ROLES.items():
         found = visit(browser, base, "/capacity", token, "capacity")
@@ -144,8 +145,9 @@ def check_capacity(browser: Any, base: str, dsn: str) -> None:
 def test_maintenance_and_capacity_pages(browser: Any, demo_dsn: str) -> None:
     with site(demo_dsn) as base:
         identify(demo_dsn)
-        ran = cli(demo_dsn, "maintain", "run", "--table", "Answer", "--operation",
-                  "analyze")  # fmt: skip
+        ran = pgwarden_json(
+            demo_dsn, "maintain", "run", "--table", "Answer", "--operation", "analyze"
+        )
         assert [r["status"] for r in ran["runs"]] == ["ok"]
         check_maintenance(browser, base, demo_dsn)
         check_capacity(browser, base, demo_dsn)
