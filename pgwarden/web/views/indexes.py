@@ -30,7 +30,6 @@ from pgwarden.repository import targets
 from pgwarden.web import audit
 from pgwarden.web.auth import role_of
 from pgwarden.web.limits import Name
-from pgwarden.web.reuse import Reused
 
 if TYPE_CHECKING:
     from pgwarden.web.context import Context
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
 #: a health result is read again after this long (the Space and Indexes pages
 #: share it); until the new one is read, the last one is served
 HEALTH_TTL_S = 60.0
+HEALTH = "indexes.health"
 logger = logging.getLogger(__name__)
 NO_TARGET_DSN = "the dashboard was started without a target DSN: no live reads"
 ESTIMATED_ONLY = (
@@ -52,9 +52,8 @@ class Actor(BaseModel):
 
 @dataclass
 class _State:
-    """What one app keeps between requests: the last health result, the locks."""
+    """What one app keeps between requests: the run lock, the reports' target."""
 
-    health: Reused
     running: threading.Lock = field(default_factory=threading.Lock)
     report_target: int | None = None
 
@@ -67,9 +66,7 @@ def _state(ctx: Context) -> _State:
     with _STATES_LOCK:
         found = _STATES.get(ctx)
         if found is None:
-            found = _STATES[ctx] = _State(
-                Reused(lambda: _read_health(ctx), HEALTH_TTL_S)
-            )
+            found = _STATES[ctx] = _State()
         return found
 
 
@@ -81,9 +78,10 @@ def target_dsn(ctx: Context) -> str:
 
 
 def health_of(ctx: Context) -> Any:
-    """``index_health`` of the target, estimates only (see :class:`Reused`)."""
+    """``index_health`` of the target, estimates only, read at most every
+    ``HEALTH_TTL_S`` seconds (:meth:`Context.reused`)."""
     target_dsn(ctx)
-    return _state(ctx).health.get()
+    return ctx.reused(HEALTH, lambda: _read_health(ctx), HEALTH_TTL_S)
 
 
 def _read_health(ctx: Context) -> Any:
@@ -216,7 +214,7 @@ def router(ctx: Context) -> APIRouter:
     def run_report(request: Request, actor: Actor) -> dict[str, Any]:
         """Build and store the index-health report now (pgstattuple confirms bloat)."""
         _run(ctx, request, actor, "indexes.health-report", health_report.generate)
-        _state(ctx).health.forget()
+        ctx.forget(HEALTH)
         return _report_answer(latest_report(ctx, health_report.KIND))
 
     return routes
