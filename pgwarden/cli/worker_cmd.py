@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,7 +14,9 @@ from pgwarden.cli.runtime import Runtime, runtime
 from pgwarden.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from pgwarden.fleet import Registered
     from pgwarden.jobs import FleetState
+    from pgwarden.jobs.fleet import Route
 
 jobs_app = typer.Typer(help="The background job queue.", no_args_is_help=True)
 
@@ -146,23 +148,84 @@ def defer(
     task: Annotated[
         str,
         typer.Argument(
-            help="collect, alerts, retention, maintenance, reports or queue_upkeep."
+            help="collect, alerts, retention, maintenance, reports, reviews, "
+            "queue_upkeep or discover."
         ),
     ],
+    every: Annotated[
+        bool,
+        typer.Option("--fleet", help="One job for every registered, unpaused target."),
+    ] = False,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="With --fleet: only the targets of this group."),
+    ] = None,
 ) -> None:
-    """Queue one job of a task for the target now; a running worker picks it up."""
+    """Queue one job of a task now, where a running worker picks it up.
+
+    A registered target's job goes to the queue of a fleet worker serving it now
+    (its group's, else the whole fleet's); otherwise to the target's own queue,
+    which a worker whose --dsn points at the target takes.
+    """
+    from pgwarden import fleet
     from pgwarden.jobs import WorkerContext
+    from pgwarden.jobs.fleet import route
     from pgwarden.jobs.worker import queue_now
 
     rt = runtime(ctx)
-    context = WorkerContext(
-        settings=rt.settings,
-        repository_dsn=rt.repository_dsn(),
-        targets={rt.target_name(): rt.target_dsn()},
-        say=_say,
-    )
-    for job_id in queue_now(context, task):
-        if job_id is None:
-            _say(f"a {task} job for {rt.target_name()} is already waiting")
+    base = rt.settings.jobs.queue
+    if group is not None and not every:
+        raise ConfigurationError("--group goes with --fleet")
+    if every and (rt.settings.dsn is not None or rt.target is not None):
+        raise ConfigurationError("--fleet queues for the registry: drop --dsn/--target")
+    plans: list[tuple[str, Route | None]]
+    with pg.connect(rt.repository_dsn()) as repo:
+        if every:
+            targets = [t for t in fleet.registered(repo, group) if not t.paused]
+            if not targets:
+                which = "" if group is None else f" in group {group!r}"
+                raise ConfigurationError(f"no unpaused registered target{which}")
+            plans = [(t.name, route(repo, base, t)) for t in targets]
         else:
-            _say(f"queued job {task}[{job_id}] for {rt.target_name()}")
+            name = rt.target_name()
+            found = _registered_target(repo, name)
+            plans = [(name, route(repo, base, found) if found else None)]
+    for name, where in plans:
+        context = WorkerContext(
+            settings=rt.settings,
+            repository_dsn=rt.repository_dsn(),
+            targets={name: ""},  # jobs carry the name; the DSN stays with the worker
+            say=_say,
+            fleet=where.state if where is not None else None,
+        )
+        for job_id in queue_now(context, task):
+            _say(_deferred(task, name, job_id, where))
+        if task in ("retention", "queue_upkeep", "discover"):
+            break  # repository-wide: one job for all
+
+
+def _registered_target(repo: Any, name: str) -> Registered | None:
+    """``name``'s registry row, None when not registered; a paused one is refused."""
+    from pgwarden import fleet
+
+    try:
+        found = fleet.find(repo, name)
+    except ConfigurationError:
+        return None
+    if found.paused:
+        raise ConfigurationError(
+            f"target {name} is paused: pgwarden targets resume {name} first"
+        )
+    return found
+
+
+def _deferred(task: str, name: str, job_id: int | None, where: Route | None) -> str:
+    if job_id is None:
+        return f"a {task} job for {name} is already waiting"
+    line = f"queued job {task}[{job_id}] for {name}"
+    if where is None:
+        return line
+    if where.workers is None:
+        return f"{line} on its own queue: no fleet worker serves it now"
+    plural = "" if where.workers == 1 else "s"
+    return f"{line} on {where.queue}, served by {where.workers} fleet worker{plural}"

@@ -9,11 +9,13 @@ Collection slots come every interval at a phase drawn from the target's name
 ticks plus such a phase. Every worker computes the same slots, so the job's
 ``queueing_lock`` keeps one job per target and task waiting however many workers
 plan it, and its ``lock`` one running; whichever worker is free runs it. Only one
-worker per fleet queue plans at a time (:class:`PlannerLock`, a session advisory
-lock), so a second worker halves the work instead of repeating the planning. A
-worker killed outright leaves nothing behind but its running jobs, which the others
-retry once it is found silent (``jobs.stalled_seconds``), and its planner lock,
-which the server releases with its connection: another worker plans the next slots.
+worker plans each target: the targets are split into :data:`SHARES` shares which
+the live workers divide among themselves (:class:`PlannerShares`, session advisory
+locks), so a second worker halves the planning as well as the running instead of
+repeating it. A worker killed outright leaves nothing behind but its running jobs,
+which the others retry once it is found silent (``jobs.stalled_seconds``), and its
+share locks, which the server releases with its connection: the others take its
+shares and plan the next slots.
 The registry is read again every :data:`REFRESH_S` seconds: added, paused, resumed
 and removed targets follow.
 """
@@ -44,6 +46,8 @@ TICK_S = 1.0
 LEAD_S = 5.0
 #: the phase of a cron task stays within this many seconds after its tick
 MAX_CRON_JITTER_S = 300.0
+#: a fleet queue's planning is split into this many shares of its targets
+SHARES = 16
 
 
 @dataclass
@@ -60,6 +64,19 @@ class FleetState:
         if self.group is None:
             return f"{base}:fleet"
         return target_queue(base, f"group:{self.group}")
+
+    def share_queue(self, base: str, share: int) -> str:
+        """The queue of one planning share's jobs, taken by the worker planning it."""
+        return f"{self.queue(base)}:{share:02d}"
+
+    def follow(self, base: str, queues: list[str], held: frozenset[int]) -> None:
+        """Make ``queues`` (the list a worker fetches from) hold the queues of the
+        ``held`` shares and no other share's: a worker runs the jobs it planned,
+        with its targets' collection state at hand."""
+        wanted = {self.share_queue(base, share) for share in held}
+        ours = {self.share_queue(base, share) for share in range(SHARES)}
+        queues[:] = [q for q in queues if q not in ours or q in wanted]
+        queues.extend(sorted(wanted - set(queues)))
 
 
 def phase(key: str) -> float:
@@ -136,36 +153,104 @@ def next_slot(
     return cron_slot(cron, f"{task}:{target}", after)
 
 
-class PlannerLock:
-    """Whether this worker plans its fleet queue's jobs: the holder of a session
-    advisory lock on a connection of its own, kept while the worker runs."""
+def share_of(target: str) -> int:
+    """The planning share ``target`` belongs to: the same in every worker process."""
+    return int(phase(f"plan:{target}") * SHARES)
+
+
+def _lock_key(text: str) -> int:
+    digest = hashlib.blake2s(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _member_key(queue: str) -> int:
+    return _lock_key(f"pgwarden planner {queue}")
+
+
+def planners(conn: psycopg.Connection[Any], queue: str) -> int:
+    """How many workers plan the fleet queue ``queue`` now."""
+    unsigned = _member_key(queue) & 0xFFFF_FFFF_FFFF_FFFF  # pg_locks shows two oids
+    halves = {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF}
+    return int(pg.named_rows(conn, "fleet", "planner_members", halves)[0]["members"])
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a job of a registered target goes (``pgwarden jobs defer``)."""
+
+    #: the fleet whose queue takes it; None: the target's own queue
+    state: FleetState | None
+    queue: str
+    #: workers serving that queue now (None: not known, the target's own queue)
+    workers: int | None
+
+
+def route(conn: psycopg.Connection[Any], base: str, target: fleet.Registered) -> Route:
+    """The queue of a fleet worker serving ``target`` now: its group's, else the
+    whole fleet's; with none running, the target's own queue (a worker whose
+    ``--dsn`` points at it takes it), so a job never waits where no one looks."""
+    choices = [FleetState(group=target.group)] if target.group is not None else []
+    choices.append(FleetState(group=None))
+    for state in choices:
+        queue = state.queue(base)
+        workers = planners(conn, queue)
+        if workers:
+            return Route(state, queue, workers)
+    return Route(None, target_queue(base, target.name), None)
+
+
+class PlannerShares:
+    """The targets this worker plans: those of the shares whose locks it holds.
+
+    Each worker of a fleet queue holds a shared *membership* lock and takes free
+    shares (session advisory locks, one per share) up to its fair part,
+    ``ceil(SHARES / members)``, letting go of those above it: two workers plan half
+    the targets each. The locks live on a connection of their own, so when a worker
+    dies the server releases them and the others take its shares at their next pass.
+    """
 
     def __init__(self, repository_dsn: str, queue: str) -> None:
         self._dsn = repository_dsn
-        digest = hashlib.blake2s(f"pgwarden planner {queue}".encode(), digest_size=8)
-        self._key = int.from_bytes(digest.digest(), "big", signed=True)
+        self._queue = queue
+        self._member = _member_key(queue)
+        self._keys = [_lock_key(f"pgwarden planner {queue} {i}") for i in range(SHARES)]
         self._conn: psycopg.Connection[Any] | None = None
-        self._held = False
+        self._held: set[int] = set()
 
-    def held(self) -> bool:
-        """True while this worker holds the lock (taken when free, kept while its
-        connection lives); False when another worker does or the repository is
-        unreachable."""
+    def held(self) -> frozenset[int]:
+        """The shares this worker plans now, rebalanced against the live workers;
+        none while the repository is unreachable."""
         try:
-            if self._conn is None or self._conn.closed:
-                self._conn, self._held = pg.connect(self._dsn), False
-            if self._held:
-                pg.named_rows(self._conn, "fleet", "planner_alive")
-            else:
-                rows = pg.named_rows(self._conn, "fleet", "planner_lock",
-                                     {"key": self._key})  # fmt: skip
-                self._held = bool(rows[0]["held"])
+            conn = self._connection()
+            fair = -(-SHARES // max(1, planners(conn, self._queue)))
+            for share in sorted(self._held)[fair:]:
+                key = {"key": self._keys[share]}
+                pg.named_rows(conn, "fleet", "planner_release", key)
+                self._held.discard(share)
+            for share in range(SHARES):
+                if len(self._held) >= fair:
+                    break
+                if share not in self._held and self._take(conn, share):
+                    self._held.add(share)
         except (PgwardenError, psycopg.Error) as exc:
-            logger.warning("planner lock lost: %s", exc)
+            logger.warning("planner shares lost: %s", exc)
             self.close()
-        return self._held
+        return frozenset(self._held)
+
+    def plans(self, target: str) -> bool:
+        return share_of(target) in self._held
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn, self._held = pg.connect(self._dsn), set()
+            pg.named_rows(self._conn, "fleet", "planner_join", {"key": self._member})
+        return self._conn
+
+    def _take(self, conn: psycopg.Connection[Any], share: int) -> bool:
+        rows = pg.named_rows(conn, "fleet", "planner_take", {"key": self._keys[share]})
+        return bool(rows[0]["held"])
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        self._conn, self._held = None, False
+        self._conn, self._held = None, set()

@@ -36,10 +36,11 @@ from pgwarden.jobs.fleet import (
     LEAD_S,
     REFRESH_S,
     TICK_S,
-    PlannerLock,
+    PlannerShares,
     at,
     next_slot,
     read,
+    share_of,
 )
 from pgwarden.jobs.recovery import recover_stalled
 from pgwarden.jobs.schema import JobQueueError, install
@@ -119,7 +120,9 @@ class WorkerRun:
             with _stop_signals(self.stop):
                 watchers = self._watchers(app)
                 if ctx.fleet is not None and not options.once:
-                    watchers.append(asyncio.create_task(plan(app, ctx)))
+                    fetched = self.worker.queues
+                    assert isinstance(fetched, list)
+                    watchers.append(asyncio.create_task(plan(app, ctx, fetched)))
                 try:
                     await self.worker.run()  # type: ignore[no-untyped-call]
                 finally:
@@ -207,12 +210,14 @@ async def defer_job(
     *,
     priority: int = 0,
     schedule_at: datetime | None = None,
+    queue: str | None = None,
 ) -> int | None:
-    """Queue one job of ``spec`` for ``target``; None when one is already waiting."""
+    """Queue one job of ``spec`` for ``target`` (on its queue, or ``queue``); None
+    when one is already waiting."""
     lock = lock_name(spec, target)
     deferrer = app.configure_task(
         spec.name, lock=lock, queueing_lock=lock, priority=priority,
-        queue=queue_for(ctx, spec, target), schedule_at=schedule_at,
+        queue=queue or queue_for(ctx, spec, target), schedule_at=schedule_at,
         task_kwargs={"target": target, **(extra or {})},
     )  # fmt: skip
     try:
@@ -246,11 +251,14 @@ def refresh(ctx: WorkerContext) -> int:
     return len(ctx.targets)
 
 
-async def plan(app: procrastinate.App, ctx: WorkerContext) -> None:
+async def plan(app: procrastinate.App, ctx: WorkerContext, fetched: list[str]) -> None:
     """Queue each served target's jobs ahead of their slots, until the worker stops.
 
-    See :mod:`pgwarden.jobs.fleet`. Stalled jobs are retried every half
-    ``jobs.stalled_seconds`` meanwhile, so a killed worker's targets move on fast.
+    See :mod:`pgwarden.jobs.fleet`. The jobs of the targets this worker plans go to
+    the queues of its shares, which it adds to ``fetched`` (the queues its
+    Procrastinate worker fetches from, read at each fetch) while it holds them.
+    Stalled jobs are retried every half ``jobs.stalled_seconds`` meanwhile, so a
+    killed worker's targets move on fast.
     """
     state = ctx.fleet
     assert state is not None
@@ -258,19 +266,31 @@ async def plan(app: procrastinate.App, ctx: WorkerContext) -> None:
     crons = {s.name: (None if s.name == "collect" else cron_of(ctx, s)) for s in specs}
     planned: dict[tuple[str, str], float] = {}
     recovered = time.monotonic()
-    leader = PlannerLock(ctx.repository_dsn, state.queue(ctx.settings.jobs.queue))
+    base = ctx.settings.jobs.queue
+    shares = PlannerShares(ctx.repository_dsn, state.queue(base))
     try:
         while not ctx.stop.is_set():
-            if await asyncio.to_thread(leader.held):
-                await _plan_once(app, ctx, specs, crons, planned)
-            else:
-                planned.clear()  # another worker plans; start afresh if it dies
+            if time.monotonic() - state.refreshed >= REFRESH_S:
+                await _refresh(ctx)
+            held = await asyncio.to_thread(shares.held)
+            state.follow(base, fetched, held)
+            if held:
+                await _plan_once(app, ctx, specs, crons, planned, shares.plans)
+            for key in [key for key in planned if not shares.plans(key[1])]:
+                del planned[key]  # another worker plans it; afresh if it comes back
             if time.monotonic() - recovered >= ctx.settings.jobs.stalled_seconds / 2:
                 recovered = time.monotonic()
                 await recover_stalled(app.job_manager, ctx)
             await asyncio.sleep(TICK_S)
     finally:
-        await asyncio.to_thread(leader.close)
+        await asyncio.to_thread(shares.close)
+
+
+async def _refresh(ctx: WorkerContext) -> None:
+    try:
+        await asyncio.to_thread(refresh, ctx)
+    except (PgwardenError, psycopg.Error) as exc:
+        ctx.report(f"registry not read: {exc}")
 
 
 async def _plan_once(
@@ -279,17 +299,14 @@ async def _plan_once(
     specs: list[Spec],
     crons: dict[str, str | None],
     planned: dict[tuple[str, str], float],
+    plans: Callable[[str], bool],
 ) -> None:
-    """Queue the jobs whose slots come within the lead time."""
+    """Queue the jobs, of the targets this worker ``plans``, whose slots come within
+    the lead time."""
     state = ctx.fleet
     assert state is not None
-    if time.monotonic() - state.refreshed >= REFRESH_S:
-        try:
-            await asyncio.to_thread(refresh, ctx)
-        except (PgwardenError, psycopg.Error) as exc:
-            ctx.report(f"registry not read: {exc}")
     now = time.time()
-    for target in list(ctx.targets):
+    for target in [target for target in ctx.targets if plans(target)]:
         interval = ctx.interval_of(target)
         lead = min(LEAD_S, interval / 2)
         for spec in specs:
@@ -301,7 +318,9 @@ async def _plan_once(
                 planned[key] = slot
                 continue
             extra: dict[str, Any] = {"lease": 0} if spec.name == "collect" else {}
-            await defer_job(app, ctx, spec, target, extra, schedule_at=at(slot))
+            queue = state.share_queue(ctx.settings.jobs.queue, share_of(target))
+            await defer_job(app, ctx, spec, target, extra, schedule_at=at(slot),
+                            queue=queue)  # fmt: skip
             planned[key] = next_slot(spec.name, cron, target, interval, slot)
 
 

@@ -86,9 +86,25 @@ ORDER BY d.datname;
 -- Targets discovered and then removed from the fleet: rediscovery leaves them out.
 SELECT id FROM pgwarden.target WHERE dsn IS NULL AND discovered_from IS NOT NULL;
 
--- name: planner_lock
--- One planner per fleet queue: a session lock, released when its worker dies.
+-- name: planner_join
+-- A fleet worker's membership of its queue's planners: a shared session lock,
+-- released with the connection when the worker dies.
+SELECT pg_advisory_lock_shared(%(key)s);
+
+-- name: planner_members
+-- The workers planning a fleet queue: the holders of its membership lock.
+SELECT count(*)::int AS members
+FROM pg_catalog.pg_locks
+WHERE locktype = 'advisory' AND granted AND mode = 'ShareLock'
+  AND database = (SELECT oid FROM pg_catalog.pg_database
+                  WHERE datname = pg_catalog.current_database())
+  AND classid = %(high)s::bigint::oid AND objid = %(low)s::bigint::oid
+  AND objsubid = 1;
+
+-- name: planner_take
+-- One share of a fleet queue's planning: a session lock, released when its worker
+-- dies or lets it go.
 SELECT pg_try_advisory_lock(%(key)s) AS held;
 
--- name: planner_alive
-SELECT 1 AS alive;
+-- name: planner_release
+SELECT pg_advisory_unlock(%(key)s) AS released;

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from fastapi import HTTPException
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pgwarden import pg
@@ -50,6 +51,24 @@ class Context:
         #: the pool timed out: its reconnection attempts may now be minutes apart
         self._renew = False
         self._reused: dict[str, Reused] = {}
+
+    def live_dsn(self, what: str) -> str:
+        """The target's DSN for ``what`` (a live read of the target); without it,
+        as when the dashboard serves a target it only knows from history, a
+        one-line 503."""
+        if not self.target_dsn:
+            raise HTTPException(
+                503, f"the dashboard was started without the target's DSN: {what}"
+            )
+        return self.target_dsn
+
+    @contextmanager
+    def target(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A new connection to the target (``statement_timeout_ms``), or 503 as
+        :meth:`live_dsn`."""
+        timeout = self.settings.statement_timeout_ms
+        with pg.connect(self.live_dsn(what), statement_timeout_ms=timeout) as conn:
+            yield conn
 
     @contextmanager
     def repository(self) -> Iterator[psycopg.Connection[Any]]:

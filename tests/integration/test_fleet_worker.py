@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pgwarden.jobs.fleet import PlannerLock
+from pgwarden.jobs.fleet import SHARES, PlannerShares
 from tests.cli_helpers import clean_env, pgwarden
 from tests.conftest import TEMPLATE_EMPTY, TestServer
 
@@ -109,6 +109,7 @@ def test_a_killed_workers_targets_go_on_with_the_other(
             first = min(ts for ts in after[name] if ts > killed)
             assert first - killed <= limit, (name, first - killed)
         assert workers[1].poll() is None
+        _deferred_to_the_fleet(repo, databases, password)
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -116,6 +117,10 @@ def test_a_killed_workers_targets_go_on_with_the_other(
         outputs = [w.communicate(timeout=60) for w in workers]
     stderr = outputs[1][1]
     assert "worker for the registered targets started" in stderr, stderr
+    # no fleet worker left: a job goes to the target's own queue, and says so
+    alone = _defer(repo, password, databases[1], "alerts")
+    assert "on its own queue: no fleet worker serves it now" in alone.stderr
+
     assert "job collect[" in stderr and "1 cycle" in stderr, stderr
     with psycopg.connect(repo) as conn:
         status = conn.execute(
@@ -125,21 +130,64 @@ def test_a_killed_workers_targets_go_on_with_the_other(
     assert status is not None and status[0] == ["ok"]
 
 
-def test_one_worker_plans_and_another_takes_over_when_it_is_gone(
+def _defer(
+    repo: str, password: str, target: str | None, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``pgwarden [--target T] jobs defer ARGS``."""
+    named = () if target is None else ("--target", target)
+    done = pgwarden("--repository-dsn", repo, *named, "jobs", "defer", *args,
+                    **{ENV: password})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _deferred_to_the_fleet(repo: str, databases: list[str], password: str) -> None:
+    """``jobs defer`` for registered targets queues where the fleet worker takes it."""
+    one = _defer(repo, password, databases[0], "reports")
+    assert "on pgwarden:fleet, served by 1 fleet worker" in one.stderr, one.stderr
+    every = _defer(repo, password, None, "maintenance", "--fleet")
+    assert every.stderr.count("queued job maintenance[") == len(databases)
+
+    def ran() -> bool:
+        with psycopg.connect(repo) as conn:
+            rows = conn.execute(
+                "SELECT task_name, args->>'target'"
+                " FROM pgwarden_jobs.procrastinate_jobs WHERE status = 'succeeded'"
+            ).fetchall()
+        done = {(str(task), str(target)) for task, target in rows}
+        wanted = {("maintenance", name) for name in databases}
+        return ("reports", databases[0]) in done and wanted <= done
+
+    _wait(ran, 60)
+    pgwarden("--repository-dsn", repo, "targets", "pause", databases[2])
+    paused = pgwarden("--repository-dsn", repo, "--target", databases[2], "jobs",
+                      "defer", "alerts", **{ENV: password})  # fmt: skip
+    assert paused.returncode == 2
+    assert paused.stderr.strip().endswith(f"resume {databases[2]} first")
+
+
+def test_workers_share_the_planning_and_take_over_a_dead_ones_share(
     demo_dsn: str,
 ) -> None:
-    first, second = PlannerLock(demo_dsn, "q:fleet"), PlannerLock(demo_dsn, "q:fleet")
-    other_group = PlannerLock(demo_dsn, "q:group:eu")
+    first = PlannerShares(demo_dsn, "q:fleet")
+    second = PlannerShares(demo_dsn, "q:fleet")
+    other_group = PlannerShares(demo_dsn, "q:group:eu")
+    everything = frozenset(range(SHARES))
     try:
-        assert first.held() and first.held()  # kept while its connection lives
-        assert not second.held()
-        assert other_group.held()  # one planner per fleet queue
-        first.close()  # as when its worker is killed: the server lets the lock go
+        assert first.held() == everything  # alone: it plans every target
+        assert other_group.held() == everything  # shares are per fleet queue
+        second.held()  # joins: the first lets half go at its next pass ...
+        assert len(first.held()) == SHARES // 2
+        mine = second.held()  # ... which the second takes
+        assert len(mine) == SHARES // 2 and not mine & first.held()
+        targets = [f"db{i}" for i in range(200)]
+        planned_by = [first.plans(t) + second.plans(t) for t in targets]
+        assert planned_by == [1] * len(targets)  # each target by exactly one
+        first.close()  # as when its worker is killed: the server lets its locks go
         deadline = time.monotonic() + 10  # once the backend has ended
-        while not second.held() and time.monotonic() < deadline:
+        while second.held() != everything and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert second.held()
-        assert not first.held()
+        assert second.held() == everything
     finally:
-        for lock in (first, second, other_group):
-            lock.close()
+        for shares in (first, second, other_group):
+            shares.close()

@@ -129,8 +129,18 @@ def test_maintenance_matches_the_cli(demo_dsn: str) -> None:
             assert response.status_code == 422, bad
         run_what_is_due(http, demo_dsn, len(history))
     with client(demo_dsn, target_dsn=None) as http:
-        response = http.get("/api/admin/maintenance/status", headers=ADMIN_AUTH)
-        assert response.status_code == 503 and "DSN" in response.json()["detail"]
+        for page in (
+            "maintenance/status",
+            "capacity/baseline",
+            "indexes/health",
+            "live",
+        ):
+            response = http.get(f"/api/admin/{page}", headers=ADMIN_AUTH)
+            assert response.status_code == 503, page
+            detail = response.json()["detail"]
+            assert detail.startswith(
+                "the dashboard was started without the target's DSN"
+            )
 
 
 def run_what_is_due(http: TestClient, dsn: str, runs_before: int) -> None:

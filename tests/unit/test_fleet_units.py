@@ -11,7 +11,14 @@ from pgwarden.errors import ConfigurationError
 from pgwarden.fleet import strip
 from pgwarden.fleet.passwords import check_env_name, with_password
 from pgwarden.fleet.registry import check_name
-from pgwarden.jobs.fleet import collect_slot, cron_slot, phase
+from pgwarden.jobs.fleet import (
+    SHARES,
+    FleetState,
+    collect_slot,
+    cron_slot,
+    phase,
+    share_of,
+)
 
 SECRET = "Hunter2-secret-pw"
 
@@ -94,3 +101,18 @@ def test_cron_slots_follow_the_ticks_with_a_bounded_jitter() -> None:
     slot = cron_slot("*/15 * * * *", "maintenance:x", now)
     assert now < slot <= now + 15 * 60 + 300
     assert cron_slot("*/15 * * * *", "maintenance:x", slot) > slot
+
+
+@given(st.sets(st.integers(0, SHARES - 1)), st.sets(st.integers(0, SHARES - 1)))
+def test_a_worker_fetches_from_the_queues_of_the_shares_it_holds(
+    before: set[int], held: set[int]
+) -> None:
+    state = FleetState(group="eu")
+    queues = ["pgwarden", state.queue("pgwarden")]
+    queues += [state.share_queue("pgwarden", s) for s in sorted(before)]
+    fetched = queues  # the very list the worker reads at each fetch
+    state.follow("pgwarden", fetched, frozenset(held))
+    assert fetched is queues and fetched[:2] == ["pgwarden", state.queue("pgwarden")]
+    assert sorted(fetched[2:]) == sorted(state.share_queue("pgwarden", s) for s in held)
+    assert len(set(fetched)) == len(fetched)
+    assert {share_of(f"db{i}") for i in range(1000)} == set(range(SHARES))

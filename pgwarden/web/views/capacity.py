@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from pgwarden import pg
 from pgwarden.plan import (
     Assumptions,
     Baseline,
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 #: seconds a computed baseline is served before it is computed again
 KEEP_S = 60.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-NO_DSN = "the dashboard was started without the target's DSN: capacity is off"
+NO_DSN = "capacity reads the target"
 Months = Query(None, max_length=100, description="Horizons in months, e.g. 6,12.")
 UsersX = Query(None, gt=0, le=1_000_000, description="Users multiplier, e.g. 10.")
 
@@ -52,15 +51,9 @@ def baseline_of(ctx: Context) -> Baseline:
 
 
 def _baseline(ctx: Context) -> Baseline:
-    if not ctx.target_dsn:
-        raise HTTPException(503, NO_DSN)
     cap, name = ctx.settings.capacity, ctx.target_name
-    timeout = ctx.settings.statement_timeout_ms
     try:
-        with (
-            ctx.repository() as repo,
-            pg.connect(ctx.target_dsn, statement_timeout_ms=timeout) as target,
-        ):
+        with ctx.target(NO_DSN) as target, ctx.repository() as repo:
             found = target_of(repo, name)
             gathered = inputs(repo, target, found, name, datetime.now(UTC), cap)
     except NoHistory as exc:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 HEALTH_TTL_S = 60.0
 HEALTH = "indexes.health"
 logger = logging.getLogger(__name__)
-NO_TARGET_DSN = "the dashboard was started without a target DSN: no live reads"
+NO_TARGET_DSN = "the index health is read live"
 ESTIMATED_ONLY = (
     "bloat is estimated here; pgstattuple measures it when the index-health "
     "report is built"
@@ -70,28 +70,17 @@ def _state(ctx: Context) -> _State:
         return found
 
 
-def target_dsn(ctx: Context) -> str:
-    """The target's DSN, or 503 with the reason."""
-    if not ctx.target_dsn:
-        raise HTTPException(503, NO_TARGET_DSN)
-    return ctx.target_dsn
-
-
 def health_of(ctx: Context) -> Any:
     """``index_health`` of the target, estimates only, read at most every
     ``HEALTH_TTL_S`` seconds (:meth:`Context.reused`)."""
-    target_dsn(ctx)
+    ctx.live_dsn(NO_TARGET_DSN)
     return ctx.reused(HEALTH, lambda: _read_health(ctx), HEALTH_TTL_S)
 
 
 def _read_health(ctx: Context) -> Any:
     ih = ctx.settings.index_health.model_copy(update={"confirm_budget_seconds": 0})
     settings = ctx.settings.model_copy(update={"index_health": ih})
-    timeout = ctx.settings.statement_timeout_ms
-    with (
-        pg.connect(target_dsn(ctx), statement_timeout_ms=timeout) as target,
-        ctx.repository() as repo,
-    ):
+    with ctx.target(NO_TARGET_DSN) as target, ctx.repository() as repo:
         return index_health(target, repo, ctx.target_name, settings, datetime.now(UTC))
 
 
@@ -153,7 +142,7 @@ def _run(
 ) -> int | None:
     """Run a report's ``generate`` (stored), one at a time, audited either way."""
     state = _state(ctx)
-    dsn = target_dsn(ctx)
+    dsn = ctx.live_dsn(NO_TARGET_DSN)
     if not state.running.acquire(blocking=False):
         raise HTTPException(409, "a report is being built already: try again shortly")
     started = time.monotonic()

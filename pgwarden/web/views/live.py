@@ -26,7 +26,7 @@ from pgwarden.web.limits import INT32_MAX, Name
 if TYPE_CHECKING:
     from pgwarden.web.context import Context
 
-NO_TARGET = "no target connection: the dashboard was started without the target's DSN"
+NO_TARGET = "live activity is read from the target"
 #: the audit actions this page shows
 ACTIONS = ("cancel", "terminate")
 Pid = Path(ge=1, le=INT32_MAX, description="The backend's process id.")
@@ -48,19 +48,12 @@ class SignalRequest(BaseModel):
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(prefix="/api/admin/live", tags=["live"])
 
-    def target_dsn() -> str:
-        if not ctx.target_dsn:
-            raise HTTPException(503, NO_TARGET)
-        return ctx.target_dsn
-
     @routes.get("")
     def live(response: Response) -> dict[str, Any]:
         """Sessions, blocking tree, long transactions, xmin holders, replication."""
         response.headers["Cache-Control"] = "no-store"
         limit_s = ctx.settings.alerts.long_transaction_minutes * 60
-        with pg.connect(
-            target_dsn(), statement_timeout_ms=ctx.settings.statement_timeout_ms
-        ) as conn:
+        with ctx.target(NO_TARGET) as conn:
             return read_activity(conn, limit_s).as_dict()
 
     @routes.get("/audit")
@@ -75,7 +68,7 @@ def router(ctx: Context) -> APIRouter:
 
     def act(request: Request, pid: int, action: Action, body: SignalRequest) -> Any:
         try:
-            done = _signal(target_dsn(), ctx, pid, action, body)
+            done = _signal(ctx.live_dsn(NO_TARGET), ctx, pid, action, body)
         except (HTTPException, PgwardenError, psycopg.Error) as exc:
             reason = exc.detail if isinstance(exc, HTTPException) else str(exc)
             _record(ctx, request, body, Signalled(action, pid, "failed", reason, {}))

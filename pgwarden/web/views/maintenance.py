@@ -13,8 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,7 +34,7 @@ if TYPE_CHECKING:
 
 GROUP = "web_maintenance"
 NO_TARGET = "no history for this target yet: run pgwarden collect"
-NO_DSN = "the dashboard was started without the target's DSN: live reads are off"
+NO_DSN = "maintenance reads the target"
 #: the page does not measure bloat: pgstattuple reads of large tables take seconds
 NOT_MEASURED = (
     "bloat is not measured on this page (pgstattuple reads can take seconds): "
@@ -82,14 +80,8 @@ def planned(ctx: Context) -> Planned:
 
 
 def _plan(ctx: Context) -> Planned:
-    if not ctx.target_dsn:
-        raise HTTPException(503, NO_DSN)
     now, settings = datetime.now(UTC), ctx.settings
-    timeout = settings.statement_timeout_ms
-    with (
-        ctx.repository() as repo,
-        pg.connect(ctx.target_dsn, statement_timeout_ms=timeout) as target,
-    ):
+    with ctx.target(NO_DSN) as target, ctx.repository() as repo:
         target_id = _known(ctx.target_id(repo))
         guard(target, settings)
         items, facts = plan_now(settings, target, repo, target_id, now, measure=False)
@@ -169,14 +161,6 @@ def router(ctx: Context) -> APIRouter:
     settings = ctx.settings
     running = threading.Lock()
 
-    @contextmanager
-    def target() -> Iterator[psycopg.Connection[Any]]:
-        if not ctx.target_dsn:
-            raise HTTPException(503, NO_DSN)
-        timeout = settings.statement_timeout_ms
-        with pg.connect(ctx.target_dsn, statement_timeout_ms=timeout) as conn:
-            yield conn
-
     @routes.get("/plan")
     def plan(all: bool = All) -> dict[str, Any]:
         """What is due per table and index, and why (``maintain plan``), as read at
@@ -207,7 +191,7 @@ def router(ctx: Context) -> APIRouter:
         with ctx.repository() as repo:
             target_id = ctx.target_id(repo)
             running = [] if target_id is None else store.running(repo, target_id)
-        with target() as tgt:
+        with ctx.target(NO_DSN) as tgt:
             stale = stale_tables(tgt, settings)
             progress = _progress(tgt, running)
         rows = [(f"{t.schema}.{t.name}", t.mod_since_analyze, t.last_analyzed)
@@ -231,7 +215,7 @@ def router(ctx: Context) -> APIRouter:
     @routes.get("/wraparound")
     def wraparound(limit: int = Limit) -> dict[str, Any]:
         """Transaction ID and multixact freeze ages per table, oldest first."""
-        with target() as tgt:
+        with ctx.target(NO_DSN) as tgt:
             database = pg.fetch_one(tgt, pg.query(GROUP, "database_age"))
             tables = pg.fetch_all(tgt, pg.query(GROUP, "wraparound"), [limit])
         return {
@@ -244,15 +228,14 @@ def router(ctx: Context) -> APIRouter:
     @routes.post("/run")
     def run(request: Request, actor: Actor) -> dict[str, Any]:
         """Run what is due now, as ``pgwarden maintain run`` (admin only)."""
-        if not ctx.target_dsn:
-            raise HTTPException(503, NO_DSN)
+        dsn = ctx.live_dsn(NO_DSN)
         if not running.acquire(blocking=False):
             record(ctx, request, actor, "refused", {"reason": BUSY})
             raise HTTPException(409, BUSY)
         started = time.monotonic()
         outcome, detail = "failed", dict[str, Any]()
         try:
-            cycle = run_cycle(settings, ctx.target_dsn, ctx.repo_dsn, trigger="manual")
+            cycle = run_cycle(settings, dsn, ctx.repo_dsn, trigger="manual")
             outcome, detail = run_outcome(cycle)
             return run_answer(cycle)
         except Exception as exc:

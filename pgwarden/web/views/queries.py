@@ -53,7 +53,7 @@ MAX_KEPT = 1000
 PLANS = 5
 NO_PLAN = "no plan logged; enable auto_explain (see docs/SLOW_QUERIES.md)"
 NO_REPORT = "no stored optimisation report: run pgwarden report optimization --store"
-NO_TARGET_DSN = "the target's address is not known to this server: EXPLAIN needs it"
+NO_TARGET_DSN = "EXPLAIN runs on the target"
 SEARCH_HIDDEN = (
     "statement text is hidden for the viewer role: search needs the admin token"
 )
@@ -262,10 +262,10 @@ def _explain(
 ) -> dict[str, Any]:
     if not ctx.target_dsn:
         note("failed", {"reason": "no target address"})
-        raise HTTPException(503, NO_TARGET_DSN)
+    dsn = ctx.live_dsn(NO_TARGET_DSN)
     timeout = ctx.settings.statement_timeout_ms
     try:
-        target = pg.connect(ctx.target_dsn, statement_timeout_ms=timeout)
+        target = pg.connect(dsn, statement_timeout_ms=timeout)
     except PgwardenError as exc:
         note("failed", {"reason": str(exc)})
         raise
