@@ -134,10 +134,12 @@ _ADVICE = ("table", "ddl", "size", "saves", "cost_reduction_pct", "queries",
            "confidence")  # fmt: skip
 
 
-def _advice(rt: Runtime, budget_mb: float | None) -> Any:
+def _advice(
+    rt: Runtime, budget_mb: float | None, allow_lock: bool | None = None
+) -> Any:
     from pgwarden.advise.indexes import run_advisor as run
 
-    return run(rt.settings, rt.target_dsn(), rt.repository_dsn(), budget_mb)
+    return run(rt.settings, rt.target_dsn(), rt.repository_dsn(), budget_mb, allow_lock)
 
 
 def _emit_advice(rt: Runtime, advice: Any, fmt: str | None, key: str) -> None:
@@ -161,12 +163,22 @@ def _emit_advice(rt: Runtime, advice: Any, fmt: str | None, key: str) -> None:
 
 @app.command("advise")
 def advise(
-    ctx: typer.Context, budget_mb: BudgetOption = None, fmt: FormatOption = None
+    ctx: typer.Context,
+    budget_mb: BudgetOption = None,
+    fmt: FormatOption = None,
+    allow_lock: Annotated[
+        bool,
+        typer.Option(
+            "--allow-lock",
+            help="On partitioned tables, one plain CREATE INDEX (blocks writes "
+            "while it builds) instead of the per-partition CONCURRENTLY procedure.",
+        ),
+    ] = False,
 ) -> None:
     """Indexes for the whole workload, verified with hypopg (heuristic and marked
     unverified without it): DDL, size from pg_stats, cost before/after per query."""
     rt = runtime(ctx)
-    advice = _advice(rt, budget_mb)
+    advice = _advice(rt, budget_mb, allow_lock or None)
     _emit_advice(rt, advice, fmt, "recommendations")
     if advice.reduction_pct is not None:
         err.print(

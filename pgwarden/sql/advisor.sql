@@ -19,12 +19,16 @@ WHERE c.relkind IN ('r', 'p', 'm')
 ORDER BY n.nspname, c.relname;
 
 -- name: column_stats
-SELECT schemaname AS schema, tablename AS table, attname AS column, null_frac::float8,
-    avg_width, n_distinct::float8, most_common_vals::text::text[] AS mcv,
-    most_common_freqs::float8[] AS mcf, correlation::float8
-FROM pg_stats
-WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
-  AND NOT inherited;
+-- A partitioned table has only its whole tree's statistics (inherited).
+SELECT s.schemaname AS schema, s.tablename AS table, s.attname AS column,
+    s.null_frac::float8, s.avg_width, s.n_distinct::float8,
+    s.most_common_vals::text::text[] AS mcv, s.most_common_freqs::float8[] AS mcf,
+    s.correlation::float8
+FROM pg_stats s
+WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', 'pgwarden_jobs')
+  AND (NOT s.inherited OR EXISTS (
+      SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = s.schemaname AND c.relname = s.tablename AND c.relkind = 'p'));
 
 -- name: live_statements
 SELECT queryid, query AS text, sum(calls)::bigint AS calls,

@@ -138,7 +138,7 @@ def test_greedy_prefers_benefit_per_byte_and_respects_the_budget() -> None:
 def test_write_overhead_can_outweigh_the_gain_and_redundant_indexes_are_named() -> None:
     items = _items([
         (1, 'SELECT 1 FROM "Assessment" WHERE "tenantId" = $1 AND status = $2', 10),
-        (2, 'UPDATE "Assessment" SET title = $1 WHERE id = $2', 500),
+        (2, 'UPDATE "Assessment" SET status = $1 WHERE id = $2', 500),
     ])  # fmt: skip
     c = Candidate("public", "Assessment", ("tenantId", "status"))
     tables = {"Assessment": table()}

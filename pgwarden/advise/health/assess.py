@@ -16,13 +16,20 @@ from typing import Any
 
 import psycopg
 
-from pgwarden.advise.findings import Finding, ordered, reindex_ddl
+from pgwarden.advise.findings import (
+    Finding,
+    drop_partitioned_ddl,
+    ordered,
+    qualified,
+    reindex_ddl,
+)
 from pgwarden.advise.gather import gather_catalog, gather_history, target_id
 from pgwarden.advise.health import bloat, duplicates, structure, unused
 from pgwarden.advise.health.bloat import BloatEstimate
 from pgwarden.advise.health.seqscan import SeqScanRule, seq_scan_heavy
 from pgwarden.advise.health.usage import Efficiency, IndexUsage, efficiency, usage_rows
 from pgwarden.advise.model import Catalog, History
+from pgwarden.advise.relations import Relations, gather_or_note
 from pgwarden.config import Settings
 from pgwarden.errors import MissingCapability
 
@@ -118,8 +125,12 @@ def assess(
     settings: Settings,
     now: datetime,
     notes: Sequence[str] = (),
+    relations: Relations | None = None,
 ) -> HealthResult:
-    """Every finding, the usage table and the efficiency metric (no I/O)."""
+    """Every finding, the usage table and the efficiency metric (no I/O).
+
+    With ``relations``, DDL that cannot run on an index attached to a
+    partitioned index is replaced (:func:`attached_fix`)."""
     ih = settings.index_health
     idx = catalog.indexes
     unused_found = unused.unused(idx, unused_history, ih.unused_days, now,
@@ -132,7 +143,7 @@ def assess(
         *duplicates.duplicates(idx),
         *duplicates.redundant(idx),
         *structure.invalid(idx),
-        *structure.fk_without_index(catalog.foreign_keys, idx),
+        *structure.fk_without_index(catalog.foreign_keys, idx, relations),
         *structure.no_primary_key(catalog.tables),
         *structure.mostly_null(idx, ih.mostly_null_fraction),
         *seq_scan_heavy(catalog.tables, seq_history, rule),
@@ -141,6 +152,8 @@ def assess(
     days = unused_history.covered_days if unused_history is not None else 0.0
     eff = efficiency(rows, settings.slo.unused_index_pct,
                      settings.slo.unused_index_after_days, days)  # fmt: skip
+    if relations is not None:
+        findings = [attached_fix(f, catalog, relations) for f in findings]
     more = list(notes)
     if catalog.in_recovery:
         more.append("the target is a replica: its scans are its own, not the primary's")
@@ -148,6 +161,26 @@ def assess(
         target, now, catalog.server_version_num, tuple(ordered(findings)),
         tuple(rows), eff, tuple(estimates), tuple(more),
     )  # fmt: skip
+
+
+def attached_fix(finding: Finding, catalog: Catalog, relations: Relations) -> Finding:
+    """A drop of an index attached to a partitioned index fails: it cannot be
+    dropped alone. The finding says so and names the partitioned index, whose
+    drop (not concurrent: it locks the table and all its partitions) is left to
+    whoever knows that no partition needs it."""
+    if finding.ddl is None or "DROP INDEX" not in finding.ddl or finding.index is None:
+        return finding
+    oids = {(i.schema, i.name): i.oid for i in catalog.indexes}
+    parent = relations.attached.get(oids.get((finding.schema, finding.index), -1))
+    if parent is None:
+        return finding
+    text = (
+        f"{finding.recommendation} It is attached to the partitioned index "
+        f"{qualified(*parent)}, so it cannot be dropped alone: if no partition "
+        f"needs it, `{drop_partitioned_ddl(*parent)}` drops it on every partition "
+        "(not concurrently: it locks the table and all its partitions)."
+    )
+    return replace(finding, ddl=None, recommendation=text)
 
 
 def confirm_candidates(
@@ -211,5 +244,7 @@ def index_health(
     seq_history, _ = _history(repo_conn, target_name, ih.seq_scan_days, now)
     if note:
         notes.append(note)
+    relations, more = gather_or_note(target_conn)
+    notes += more
     return assess(target_name, catalog, estimates, unused_history, seq_history,
-                  settings, now, notes)  # fmt: skip
+                  settings, now, notes, relations)  # fmt: skip

@@ -11,10 +11,12 @@ from pgwarden.advise.findings import (
     create_index_ddl,
     drop_ddl,
     index_name,
+    index_steps,
     qualified,
     reindex_ddl,
 )
 from pgwarden.advise.model import ForeignKey, IndexInfo, TableInfo
+from pgwarden.advise.relations import Relations
 
 
 def invalid(indexes: Iterable[IndexInfo]) -> list[Finding]:
@@ -60,18 +62,38 @@ def _supported(fk: ForeignKey, indexes: Sequence[IndexInfo]) -> IndexInfo | None
 
 
 def fk_without_index(
-    foreign_keys: Iterable[ForeignKey], indexes: Sequence[IndexInfo]
+    foreign_keys: Iterable[ForeignKey],
+    indexes: Sequence[IndexInfo],
+    relations: Relations | None = None,
 ) -> list[Finding]:
     """Foreign keys no index supports: each delete or key update of the referenced
-    table scans this table, and joins on the key cannot use an index."""
+    table scans this table, and joins on the key cannot use an index.
+
+    With ``relations``, a partitioned table's own indexes count, and its DDL is
+    the procedure that runs on a partitioned table."""
     by_table: dict[int, list[IndexInfo]] = defaultdict(list)
     for ix in indexes:
         by_table[ix.table_oid].append(ix)
+    parted = relations.partitioned_keys if relations else {}
+    listed = list(foreign_keys)
+    keys = {(fk.schema, fk.table, fk.columns) for fk in listed}
     found = []
-    for fk in foreign_keys:
+    for fk in listed:
         if _supported(fk, by_table[fk.table_oid]) is not None:
             continue
+        rel = relations.get(fk.schema, fk.table) if relations else None
+        if rel is not None and rel.parent and (*rel.parent, fk.columns) in keys:
+            continue  # the parent's key, cloned: indexing the parent covers it
+        n = len(fk.attnums)
+        if any(set(k[:n]) == set(fk.attnums) and len(k) >= n
+               for k in parted.get(fk.table_oid, ())):  # fmt: skip
+            continue
         name = index_name(fk.table, [c.strip('"') for c in fk.columns], "idx")
+        ddl = create_index_ddl(fk.schema, fk.table, name, fk.columns)
+        note = ""
+        if rel is not None:
+            steps, why = index_steps(rel, name, f"({', '.join(fk.columns)})")
+            ddl, note = "\n".join(steps), f" {why}." if why else ""
         severity = "warning" if fk.reltuples >= 10_000 else "info"
         found.append(
             Finding(
@@ -81,8 +103,8 @@ def fk_without_index(
                           "references": fk.referenced, "rows": int(fk.reltuples)},
                 recommendation=f"Foreign key {fk.name!r} to {fk.referenced} has no "
                 "index starting with its columns: deletes and key updates of the "
-                "referenced rows scan this table. Create one.",
-                ddl=create_index_ddl(fk.schema, fk.table, name, fk.columns),
+                f"referenced rows scan this table. Create one.{note}",
+                ddl=ddl,
             )
         )  # fmt: skip
     return found

@@ -17,6 +17,13 @@ without it a heuristic ranks candidates and every recommendation says
 
 GIN/GiST candidates (hypopg cannot simulate them) come after the verified ones,
 ``confidence: unverified`` (:mod:`pgwarden.advise.indexes.special.advice`).
+
+The advice is checked as a set (:mod:`.rules`: unique order, an existing index of
+another method, one index per statement for an assumed value), and its DDL runs
+on the relation's kind (:func:`pgwarden.advise.findings.index_steps`): ``ddl`` is
+every statement of the procedure, one per line, also listed in
+``ddl_statements``, with ``ddl_note`` (a partitioned table's procedure, a
+partition's other partitions, the lock when allowed) and ``table_kind``.
 """
 
 from __future__ import annotations
@@ -28,22 +35,26 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pgwarden.advise.findings import FOREIGN, index_steps, qualified, skipped_foreign
 from pgwarden.advise.indexes import candidates as cand
-from pgwarden.advise.indexes import hypo
+from pgwarden.advise.indexes import hypo, rules
 from pgwarden.advise.indexes import observed as ov
 from pgwarden.advise.indexes.candidates import Candidate
 from pgwarden.advise.indexes.select import (
     Budget,
     Item,
     Selection,
+    applies,
     greedy,
     redundant_existing,
+    write_load,
 )
 from pgwarden.advise.indexes.special import Facts
 from pgwarden.advise.indexes.special import advice as sa
 from pgwarden.advise.model import IndexInfo
+from pgwarden.advise.relations import Relations
 from pgwarden.advise.stats import TableStats
-from pgwarden.advise.workload import EQ, Parsed, Statement, Workload, parse
+from pgwarden.advise.workload import EQ, Parsed, Shapes, Statement, Workload, parse
 
 HEURISTIC, HYPOPG = "heuristic", "hypopg"
 
@@ -54,6 +65,7 @@ class Options:
     partial_max_fraction: float = 0.1
     partial_min_top: float = 0.3
     max_statements: int = 1000
+    allow_lock: bool = False  # plain CREATE INDEX on a partitioned table
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class Recommendation:
     makes_redundant: tuple[str, ...]
     confidence: str
     reasoning: str
+    gain: float = 0.0  # workload cost saved (calls x plan cost)
+    steps: tuple[str, ...] = ()  # the DDL for the relation's kind
+    ddl_note: str | None = None
+    table_kind: str | None = None
 
     @property
     def size_savings_bytes(self) -> int | None:
@@ -76,7 +92,10 @@ class Recommendation:
     def as_dict(self) -> dict[str, Any]:
         c = self.candidate
         return {
-            "ddl": c.ddl(), "schema": c.schema, "table": c.table,
+            "ddl": "\n".join(self.steps) if self.steps else c.ddl(),
+            "ddl_statements": list(self.steps) or [c.ddl()],
+            "ddl_note": self.ddl_note, "table_kind": self.table_kind,
+            "schema": c.schema, "table": c.table,
             "columns": list(c.columns), "include": list(c.include), "where": c.where,
             "estimated_size_bytes": self.estimated_size_bytes,
             "full_index_size_bytes": self.full_index_size_bytes,
@@ -133,6 +152,7 @@ def items_for(
     partials: Sequence[Candidate] = (),
     limit: int = 1000,
     observed: ov.Observed | None = None,
+    views: Mapping[str, Any] | None = None,
 ) -> tuple[list[Item], list[Parsed]]:
     """Items to cost: each statement, and its value variants.
 
@@ -144,7 +164,7 @@ def items_for(
     items: list[Item] = []
     parsed_all: list[Parsed] = []
     for s in workload.statements[:limit]:
-        p = parse(s.text, catalog)
+        p = parse(s.text, catalog, views)
         parsed_all.append(p)
         if not p.parsed or not p.tables or p.command == "insert":
             continue
@@ -225,19 +245,25 @@ def advise(
     keys: frozenset[tuple[str, str]] = frozenset(),
     observed: ov.Observed | None = None,
     facts: Facts | None = None,
+    relations: Relations | None = None,
+    shapes: Shapes | None = None,
 ) -> Advice:
     """Recommendations for ``workload``; hypopg-verified when ``conn`` is given.
 
     ``keys`` are (table, column) pairs of foreign keys: never a partial predicate
     (one index per tenant or parent row is not an index strategy). ``observed``
-    holds the parameter values the slow query capture saw the statements use.
+    holds the parameter values the slow query capture saw the statements use;
+    ``relations`` the kind of each table, for DDL that runs on it; ``shapes`` the
+    views, collations and HOT update shares of the target.
     """
+    shapes = shapes or Shapes()
     catalog = catalog_of(tables)
     statements = workload.statements[: options.max_statements]
-    parsed = [parse(s.text, catalog) for s in statements]
+    parsed = [parse(s.text, catalog, shapes.views) for s in statements]
     found = cand.generate(
         parsed, tables, existing, partial_max_fraction=options.partial_max_fraction,
         partial_min_top=options.partial_min_top, keys=keys,
+        collate_c=shapes.collate_c,
     )  # fmt: skip
     evidence: dict[tuple[str, str], Any] = {}
     if observed:
@@ -245,15 +271,23 @@ def advise(
             parsed, tables, [observed.shares(s) for s in statements],
             partial_max_fraction=options.partial_max_fraction,
             partial_min_top=options.partial_min_top, keys=keys,
+            collate_c=shapes.collate_c,
         )  # fmt: skip
         evidence = ov.per_column(observed, statements)
         notes = (*notes, _observed_note(observed, statements))
     verify, apart, more = sa.candidates(parsed, tables, existing, facts, conn)
     found, notes = [*found, *verify], (*notes, *more)
+    found, more = rules.unique_order(found, existing)
+    notes = (*notes, *more, *_foreign_notes(statements, relations))
     partials = [c for c in found if c.where_column is not None]
-    items, _ = items_for(workload, tables, partials, options.max_statements, observed)
+    items, _ = items_for(
+        workload, tables, partials, options.max_statements, observed, shapes.views
+    )
     n_parsed = sum(1 for p in parsed if p.parsed)
+    kinds = _Kinds(relations, options.allow_lock)
     if conn is None:
+        found, more = rules.other_method_heuristic(found, items, existing)
+        notes = (*notes, *more)
         recs = heuristic(items, found, tables, existing, options.budget)
         recs += _unverified(apart, items, tables, options.budget)
         loose = [
@@ -265,22 +299,104 @@ def advise(
             "heuristic and not checked by the planner"
         )
         return Advice(
-            target, HEURISTIC, tuple(recs), tuple(loose), len(workload.statements),
-            n_parsed, None, None, 0, (*notes, note),
+            target, HEURISTIC, kinds.all(recs), kinds.all(loose),
+            len(workload.statements), n_parsed, None, None, 0,
+            tuple(dict.fromkeys((*notes, *kinds.notes, note))),
         )  # fmt: skip
     with hypo.session(conn) as costing:
-        selection = greedy(items, found, tables, existing, costing.cost, options.budget)
+        found, measured, more = rules.other_method(found, items, existing, costing)
+        notes = (*notes, *more)
+        writes = write_load(statements, parsed, shapes.hot)
+        selection = greedy(
+            items, found, tables, existing, costing.cost, options.budget, writes=writes
+        )
         partial_recs = _partial_advice(
             items, partials, tables, costing.cost, selection.base_cost, evidence
         )
+        recs = [_recommendation(c, selection, evidence, measured)
+                for c in selection.chosen]  # fmt: skip
+        kept, more = rules.one_per_statement(
+            recs, evidence, lambda c: _alone(items, c, costing.cost)
+        )
+        final = selection.final_cost
+        if len(kept) < len(recs):
+            final = _with(items, [r.candidate for r in kept], costing.cost)
         plans = costing.plans
-    recs = [_recommendation(c, selection, evidence) for c in selection.chosen]
-    recs += _unverified(apart, items, tables, options.budget)
+    recs = kept + _unverified(apart, items, tables, options.budget)
     return Advice(
-        target, HYPOPG, tuple(recs), tuple(partial_recs), len(workload.statements),
-        n_parsed, round(selection.base_cost, 2), round(selection.final_cost, 2), plans,
-        tuple(notes),
+        target, HYPOPG, kinds.all(recs), kinds.all(partial_recs),
+        len(workload.statements), n_parsed, round(selection.base_cost, 2),
+        round(final, 2), plans, tuple(dict.fromkeys((*notes, *more, *kinds.notes))),
     )  # fmt: skip
+
+
+def _alone(items: Sequence[Item], c: Candidate, cost: Any) -> float:
+    """Workload cost ``c`` saves alone (calls x plan cost), measured."""
+    gain = 0.0
+    for i, item in enumerate(items):
+        if applies(item, c):
+            before, after = (
+                cost(i, item.text, frozenset()),
+                cost(i, item.text, frozenset({c})),
+            )
+            if before is not None and after is not None:
+                gain += item.statement.calls * (before - after)
+    return gain
+
+
+def _with(items: Sequence[Item], chosen: Sequence[Candidate], cost: Any) -> float:
+    """The workload's cost with ``chosen`` in place."""
+    total = 0.0
+    for i, item in enumerate(items):
+        mine = frozenset(c for c in chosen if applies(item, c))
+        total += item.statement.calls * (cost(i, item.text, mine) or 0.0)
+    return total
+
+
+@dataclass
+class _Kinds:
+    """Each recommendation with the DDL its relation's kind takes."""
+
+    relations: Relations | None
+    allow_lock: bool
+    notes: list[str] = field(default_factory=list)
+
+    def all(self, recs: Sequence[Recommendation]) -> tuple[Recommendation, ...]:
+        return tuple(r for r in map(self.one, recs) if r is not None)
+
+    def one(self, r: Recommendation) -> Recommendation | None:
+        c = r.candidate
+        rel = None if self.relations is None else self.relations.get(c.schema, c.table)
+        if rel is None:
+            return r
+        if rel.kind == FOREIGN:
+            if (skipped := skipped_foreign(rel)) not in self.notes:
+                self.notes.append(skipped)
+            return None
+        prefix = f"CREATE INDEX ON {qualified(c.schema, c.table)}"
+        text = c.statement().as_string(None)
+        if not text.startswith(prefix):  # a statement of another shape: as it is
+            return replace(r, table_kind=rel.kind)
+        steps, note = index_steps(rel, c.name, text[len(prefix) :].strip(),
+                                  self.allow_lock)  # fmt: skip
+        why = r.reasoning + (f"; {note}" if note else "")
+        return replace(r, steps=tuple(steps), ddl_note=note, table_kind=rel.kind,
+                       reasoning=why)  # fmt: skip
+
+
+def _foreign_notes(
+    statements: Sequence[Statement], relations: Relations | None
+) -> list[str]:
+    """A line per foreign table the workload reads: no index advice for it."""
+    foreign = relations.foreign() if relations is not None else []
+    if not foreign:
+        return []
+    names = {f.name: f for f in foreign}
+    found: dict[str, None] = {}
+    for s in statements:
+        for name in parse(s.text, dict.fromkeys(names, ())).tables:
+            found.setdefault(skipped_foreign(names[name]))
+    return list(found)
 
 
 def _observed_note(observed: ov.Observed, statements: Sequence[Statement]) -> str:
@@ -295,11 +411,13 @@ def _observed_note(observed: ov.Observed, statements: Sequence[Statement]) -> st
 def _value_note(c: Candidate, evidence: Mapping[tuple[str, str], Any]) -> str:
     """Where a partial index's value comes from: observed calls, or pg_stats."""
     assert c.where_column is not None
+    if c.where_op != "=":
+        return f"the statements ask for {c.where} themselves"
     counts = evidence.get((c.table, c.where_column))
     if counts:
         return ov.describe(counts, c.where_value)
     return (
-        "value assumed from pg_stats (no observed constants: each most common "
+        f"{rules.assumed_value(c)} (value assumed from pg_stats: each most common "
         "value is assumed asked for equally often)"
     )
 
@@ -308,6 +426,7 @@ def _recommendation(
     choice: Any,
     selection: Selection,
     evidence: Mapping[tuple[str, str], Any] | None = None,
+    measured: Mapping[Candidate, rules.Measured] | None = None,
 ) -> Recommendation:
     c: Candidate = choice.candidate
     pct = (
@@ -332,10 +451,12 @@ def _recommendation(
         )
     if choice.redundant:
         why += "; makes " + ", ".join(choice.redundant) + " redundant"
+    if measured and c in measured:
+        why += "; " + measured[c].text()
     why += sa.note(c)
     return Recommendation(
         c, choice.size_bytes, full, pct, tuple(choice.affected),
-        tuple(choice.redundant), confidence, why,
+        tuple(choice.redundant), confidence, why, choice.gain,
     )  # fmt: skip
 
 
@@ -420,7 +541,7 @@ def heuristic(
             access = item.parsed.tables.get(c.table)
             if access is None:
                 continue
-            keys = access.columns_with("eq", "in", "range", "like_prefix")
+            keys = access.columns_with("eq", "null", "in", "range", "like_prefix")
             if (
                 keys
                 and c.columns[0] in keys

@@ -121,6 +121,8 @@ class Costing:
         default_factory=dict
     )
     plans: int = 0
+    #: candidates hypopg would not create, with its message: they gain nothing
+    refused: dict[Candidate, str] = field(default_factory=dict)
     _active: frozenset[Candidate] = frozenset()
     _oids: dict[Candidate, int] = field(default_factory=dict)
 
@@ -148,16 +150,29 @@ class Costing:
         if indexes == self._active:
             return
         for gone in self._active - indexes:
-            oid = self._oids.pop(gone)
-            self.conn.execute("SELECT hypopg_drop_index(%s)", [oid])
+            oid = self._oids.pop(gone, None)
+            if oid is not None:
+                self.conn.execute("SELECT hypopg_drop_index(%s)", [oid])
         for new in indexes - self._active:
-            text = new.statement().as_string(self.conn)
-            row = self.conn.execute(
-                "SELECT indexrelid FROM hypopg_create_index(%s)", [text]
-            ).fetchone()
-            assert row is not None
-            self._oids[new] = int(row[0])
+            if new not in self.refused:
+                self._create(new)
         self._active = indexes
+
+    def _create(self, new: Candidate) -> None:
+        """One hypothetical index; one hypopg refuses (an operator class the
+        column's type does not take) is costed as absent, and remembered."""
+        text = new.statement().as_string(self.conn)
+        try:
+            with self.conn.transaction():
+                row = self.conn.execute(
+                    "SELECT indexrelid FROM hypopg_create_index(%s)", [text]
+                ).fetchone()
+        except psycopg.Error as exc:
+            self.refused[new] = str(exc).splitlines()[0] if str(exc) else "refused"
+            logger.info("hypopg refused %s: %s", new.name, self.refused[new])
+            return
+        assert row is not None
+        self._oids[new] = int(row[0])
 
 
 @contextmanager

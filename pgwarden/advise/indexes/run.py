@@ -4,17 +4,21 @@ The workload is read from pgwarden's history of the target (``advisor.history_da
 when the repository holds some, else live from ``pg_stat_statements`` (with a note).
 hypopg must be installed in the target database for verified advice
 (``CREATE EXTENSION hypopg``); without it the advice is heuristic and says so.
+The kind of each relation (partitioned, partition, materialized view, foreign)
+decides the DDL printed; ``allow_lock`` (``advisor.allow_lock``) turns a
+partitioned table's procedure into one plain ``CREATE INDEX`` on the parent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from pgwarden import pg
+from pgwarden.advise.findings import PARTITIONED
 from pgwarden.advise.gather import gather_catalog, target_id
 from pgwarden.advise.indexes import observed as ov
 from pgwarden.advise.indexes.advisor import Advice, Options, advise
@@ -22,8 +26,9 @@ from pgwarden.advise.indexes.candidates import unquote
 from pgwarden.advise.indexes.select import Budget
 from pgwarden.advise.indexes.special import facts as special_facts
 from pgwarden.advise.model import IndexInfo
+from pgwarden.advise.relations import Relations, gather_or_note
 from pgwarden.advise.stats import TableStats
-from pgwarden.advise.workload import Workload
+from pgwarden.advise.workload import Shapes, Workload
 from pgwarden.advise.workload import gather as wg
 from pgwarden.config import AdvisorSettings, Settings
 from pgwarden.errors import ConnectionFailed, MissingCapability
@@ -44,10 +49,18 @@ class Context:
     server_version_num: int
     keys: frozenset[tuple[str, str]] = frozenset()
     observed: ov.Observed | None = None  # parameter values the capture saw
+    relations: Relations | None = None  # kinds and partition trees
+    shapes: Shapes = field(default_factory=Shapes)  # views, collations, HOT shares
 
 
-def options(settings: AdvisorSettings, budget_mb: float | None = None) -> Options:
+def options(
+    settings: AdvisorSettings,
+    budget_mb: float | None = None,
+    allow_lock: bool | None = None,
+) -> Options:
     mb = budget_mb if budget_mb is not None else settings.budget_mb
+    if allow_lock is None:
+        allow_lock = settings.allow_lock
     budget = Budget(
         max_bytes=None if mb is None else int(mb * 1024 * 1024),
         max_indexes=settings.max_indexes, min_gain_pct=settings.min_gain_pct,
@@ -55,7 +68,7 @@ def options(settings: AdvisorSettings, budget_mb: float | None = None) -> Option
     )  # fmt: skip
     return Options(
         budget, settings.partial_max_fraction, settings.partial_min_top,
-        settings.max_statements,
+        settings.max_statements, allow_lock,
     )  # fmt: skip
 
 
@@ -118,11 +131,30 @@ def gather(
     if not installed:
         fix = "CREATE EXTENSION hypopg" if available else "install hypopg on the server"
         notes.append(f"hypopg is not installed in the target database ({fix})")
+    relations, more = gather_or_note(target)
+    notes += more
     return Context(
-        name, work, wg.tables(target), catalog.indexes, source, installed,
-        tuple(notes), catalog.server_version_num,
-        _fk_columns(catalog.foreign_keys), observed,
+        name, work, partitioned_rows(wg.tables(target), relations), catalog.indexes,
+        source, installed, tuple(notes), catalog.server_version_num,
+        _fk_columns(catalog.foreign_keys), observed, relations, wg.shapes(target),
     )  # fmt: skip
+
+
+def partitioned_rows(
+    tables: dict[str, TableStats], relations: Relations | None
+) -> dict[str, TableStats]:
+    """A partitioned table without rows of its own (never analysed) counted as
+    the sum of its partitions' rows, so its index sizes are not a page."""
+    out = dict(tables)
+    for name, t in tables.items():
+        rel = relations.get(t.schema, t.name) if relations else None
+        if rel is None or rel.kind != PARTITIONED or t.rows > 0:
+            continue
+        rows = sum(
+            tables[leaf.name].rows for leaf in rel.leaves() if leaf.name in tables
+        )
+        out[name] = replace(t, reltuples=rows)
+    return out
 
 
 def run(
@@ -130,6 +162,7 @@ def run(
     target_dsn: str,
     repository_dsn: str | None,
     budget_mb: float | None = None,
+    allow_lock: bool | None = None,
 ) -> Advice:
     """Index advice for the target (``pgwarden indexes advise``)."""
     with pg.connect(
@@ -137,7 +170,7 @@ def run(
     ) as t:
         name = targets.name_of(target_dsn, repository_dsn, t)
         ctx = gather(t, repository_dsn, name, settings.advisor)
-        return advise_context(t, ctx, options(settings.advisor, budget_mb))
+        return advise_context(t, ctx, options(settings.advisor, budget_mb, allow_lock))
 
 
 def advise_context(
@@ -155,6 +188,8 @@ def advise_context(
         ctx.keys,
         ctx.observed,
         facts=special_facts.gather(target, ctx.workload),
+        relations=ctx.relations,
+        shapes=ctx.shapes,
     )
 
 

@@ -1,5 +1,7 @@
 """The workload the advisors read: statements with their weight, and per table the
-predicates, join keys, ordering and columns each statement asks for.
+predicates, join keys, ordering and columns each statement asks for, seen through
+subqueries, WITH queries and views (:class:`Shapes` holds what the target says of
+them).
 """
 
 from pgwarden.advise.workload import gather
@@ -7,11 +9,15 @@ from pgwarden.advise.workload.model import (
     EQ,
     IN,
     LIKE,
+    NOT_NULL,
+    NULL,
     RANGE,
     Parsed,
     Predicate,
+    Shapes,
     Statement,
     TableAccess,
+    View,
 )
 from pgwarden.advise.workload.operators import (
     EXPR_LIKE,
@@ -32,12 +38,16 @@ __all__ = [
     "KNN",
     "LIKE",
     "LIKE_INFIX",
+    "NOT_NULL",
+    "NULL",
     "OPERATOR",
     "RANGE",
     "Parsed",
     "Predicate",
+    "Shapes",
     "Statement",
     "TableAccess",
+    "View",
     "Workload",
     "gather",
     "parse",

@@ -6,6 +6,7 @@ the expression, index-operator and KNN predicates through the same shapes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from pgwarden.sqltext import caller_from_comments, normalise
 
 OPS_RANGE = frozenset({"<", "<=", ">", ">="})
 EQ, IN, RANGE, NULL, LIKE = "eq", "in", "range", "null", "like_prefix"
+NOT_NULL = "not_null"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Statement:
 @dataclass(frozen=True)
 class Predicate:
     column: str
-    op: str  # eq, in, range, null, like_prefix
+    op: str  # eq, in, range, null, not_null, like_prefix
     value: str | None = None  # a literal constant, when the text has one
     param: bool = False  # compared with a $n parameter
     number: int | None = None  # that parameter's number
@@ -67,6 +69,8 @@ class TableAccess:
     predicates: list[Predicate] = field(default_factory=list)
     join_keys: list[str] = field(default_factory=list)
     order_by: list[tuple[str, bool]] = field(default_factory=list)  # (col, desc)
+    #: NULLS FIRST of each ``order_by`` entry (the default: DESC sorts them first)
+    nulls_first: list[bool] = field(default_factory=list)
     group_by: list[str] = field(default_factory=list)
     columns: set[str] = field(default_factory=set)
 
@@ -76,6 +80,27 @@ class TableAccess:
             if p.op in ops and p.column not in seen:
                 seen.append(p.column)
         return seen
+
+
+@dataclass(frozen=True)
+class View:
+    """A view of the target: its columns and its definition (``pg_get_viewdef``)."""
+
+    name: str
+    columns: tuple[str, ...]
+    definition: str
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """What the reader and the candidates need of the target beyond the columns:
+    its views, the collation of its text columns and how its updates go."""
+
+    views: Mapping[str, View] = field(default_factory=dict)
+    #: (table, column) -> its collation is C (or POSIX), for every collatable column
+    collate_c: Mapping[tuple[str, str], bool] | None = None
+    #: table -> share of its updates that were HOT (pg_stat_user_tables)
+    hot: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,9 +113,35 @@ class Parsed:
     offset: int | None = None  # the constant, or -1 for a parameter
     parsed: bool = True
     written: set[str] = field(default_factory=set)
+    inserted: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    updated: dict[str, set[str]] = field(default_factory=dict)  # table -> SET columns
 
     def access(self, table: str) -> TableAccess | None:
         return self.tables.get(table)
+
+
+#: where a column of a derived relation comes from: a base table's column, or
+#: None (an expression, or a fence the planner does not push predicates through)
+Target = tuple[TableAccess, str] | None
+
+
+@dataclass
+class Derived:
+    """A relation of FROM made of a statement: a subquery, a CTE or a view."""
+
+    columns: dict[str, Target] = field(default_factory=dict)  # in output order
+
+
+@dataclass(frozen=True)
+class Cte:
+    """A WITH query as the statements below it see it."""
+
+    query: Any
+    colnames: tuple[str, ...]
+    inline: bool  # the planner inlines it (else it is a fence)
+    scope: Scope | None  # where it was defined: the parent of its body
+    derived: Derived | None = None  # a fence's columns, read once
 
 
 @dataclass
@@ -100,12 +151,23 @@ class Scope:
     parent: Scope | None
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> table
     accesses: dict[str, TableAccess] = field(default_factory=dict)  # alias -> access
+    derived: dict[str, Derived] = field(default_factory=dict)  # alias -> relation
+    order: list[str] = field(default_factory=list)  # aliases in FROM order
+    ctes: dict[str, Cte] = field(default_factory=dict)
 
     def lookup(self, qualifier: str) -> TableAccess | None:
         scope: Scope | None = self
         while scope is not None:
             if qualifier in scope.accesses:
                 return scope.accesses[qualifier]
+            scope = scope.parent
+        return None
+
+    def cte(self, name: str) -> Cte | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.ctes:
+                return scope.ctes[name]
             scope = scope.parent
         return None
 

@@ -15,11 +15,12 @@ The workload reader (:mod:`pgwarden.advise.workload.reader`) hands every compari
 - ``operator``: a GIN/GiST operator (``@>``, ``<@``, ``?``, ``?|``, ``?&``, ``&&``,
   ``@@``, range and geometric operators) between a column (or, for ``@@``, an
   expression such as ``to_tsvector('english', body)``) and a value.
-- ``like_infix``: ``ILIKE`` with any pattern, or ``LIKE`` with a pattern that starts
-  with a wildcard: a literal ``'%…'``, or ``'%' || $1 || '%'``, which
-  pg_stat_statements keeps as ``$2 || $1 || $3`` (a parameter numbered after a later
-  one is a folded constant, taken for the wildcard). A bare ``LIKE $1`` stays a
-  prefix predicate of the plain reader.
+- ``like_infix``: ``ILIKE`` with any pattern, or ``LIKE`` with any pattern but a
+  literal left-anchored one: a literal ``'%…'``, a parameter (``LIKE $1``: it may
+  hold ``'%x'``, and a generic plan cannot use a B-tree for it), or
+  ``'%' || $1 || '%'`` (which pg_stat_statements keeps as ``$2 || $1 || $3``). Only
+  a literal ``'abc%'`` stays a prefix predicate (of the plain reader, or
+  ``expr_like`` on an expression), for a B-tree.
 - ``knn``: ``ORDER BY column <-> value``.
 """
 
@@ -137,52 +138,23 @@ def _operator(reader: Resolver, node: Any, scope: Scope, op: str) -> bool:
 def _like(reader: Resolver, node: Any, scope: Scope, op: str) -> bool:
     if op not in ("~~", "~~*"):
         return False  # NOT LIKE: no index helps
-    value, param = constant(node.rexpr)
-    infix = (
-        op == "~~*"
-        or (value is not None and not like_prefix(value))
-        or _wild_concat(node.rexpr)
-    )
+    if _has_columns(node.rexpr):
+        return False
+    value, _param = constant(node.rexpr)
+    # only a literal left-anchored pattern is a B-tree's; a parameter may hold
+    # anything ('%x'), so it takes a trigram index like an infix pattern
+    prefix = op == "~~" and value is not None and like_prefix(value)
     found = reader.resolve(node.lexpr, scope)
     if found is not None:
-        if not infix:
-            return False  # a prefix on a plain column: the plain reader's
+        if prefix:
+            return False  # a literal prefix on a plain column: the plain reader's
         _add(found[0], found[1], LIKE_INFIX, operator=op)
         return True
     expr = indexable(reader, node.lexpr, scope)
-    if expr is None or _has_columns(node.rexpr):
+    if expr is None:
         return False
-    if infix:
-        _add_expression(expr, LIKE_INFIX, op)
-    elif param or value is not None:
-        _add_expression(expr, EXPR_LIKE, op)
-    else:
-        return False
+    _add_expression(expr, EXPR_LIKE if prefix else LIKE_INFIX, op)
     return True
-
-
-def _wild_concat(node: Any) -> bool:
-    """A ``||`` pattern that starts with a wildcard (or a folded constant)."""
-    if not (isinstance(node, ast.A_Expr) and node.name
-            and str(node.name[-1].sval) == "||"):  # fmt: skip
-        return False
-    parts = _concat_parts(node)
-    first: Any = parts[0]
-    if isinstance(first, ast.A_Const):
-        val = getattr(first.val, "sval", None)
-        return isinstance(val, str) and val[:1] in ("%", "_")
-    if isinstance(first, ast.ParamRef):
-        later = [int(p.number or 0) for p in parts[1:] if isinstance(p, ast.ParamRef)]
-        return any(n < int(first.number or 0) for n in later)
-    return False
-
-
-def _concat_parts(node: Any) -> list[Any]:
-    if isinstance(node, ast.TypeCast):
-        node = node.arg
-    if isinstance(node, ast.A_Expr) and node.name and str(node.name[-1].sval) == "||":
-        return _concat_parts(node.lexpr) + _concat_parts(node.rexpr)
-    return [node]
 
 
 def indexable(
@@ -202,8 +174,10 @@ def indexable(
     if walker.param and not params:
         return None
     clean = copy.deepcopy(node)
-    for ref in _column_refs(clean):
-        ref.fields = (ast.String(sval=str(ref.fields[-1].sval)),)
+    for ref in _column_refs(clean):  # the base column (a view's may be renamed)
+        found = reader.resolve(ref, scope)
+        name = found[1] if found is not None else str(ref.fields[-1].sval)
+        ref.fields = (ast.String(sval=name),)
     return Expression(
         walker.accesses[0], RawStream()(clean), tuple(dict.fromkeys(walker.refs)),
         tuple(walker.calls), walker.param,
@@ -243,9 +217,18 @@ class _Walker:
             if not all(self.visit(n) for n in operands):
                 return False
             name = str(_items(node.name)[-1].sval)
-            self.calls.append(Call(name, tuple(_column(n) for n in operands), True))
+            self.calls.append(
+                Call(name, tuple(self._column(n) for n in operands), True)
+            )
             return True
         return False
+
+    def _column(self, node: Any) -> str | None:
+        """The base column an argument is (None: a cast or not a column)."""
+        if not isinstance(node, ast.ColumnRef):
+            return None  # a cast: the argument's type is the cast's, unknown here
+        found = self.reader.resolve(node, self.scope)
+        return found[1] if found is not None else None
 
     def _function(self, node: Any) -> bool:
         if node.agg_star or node.agg_distinct or node.over is not None:
@@ -256,20 +239,12 @@ class _Walker:
         if not all(self.visit(a) for a in args):
             return False
         name = str(_items(node.funcname)[-1].sval)
-        self.calls.append(Call(name, tuple(_column(a) for a in args)))
+        self.calls.append(Call(name, tuple(self._column(a) for a in args)))
         return True
 
 
 def _items(value: Any) -> tuple[Any, ...]:
     return tuple(value or ())
-
-
-def _column(node: Any) -> str | None:
-    if isinstance(node, ast.TypeCast):
-        return None  # cast: the argument's type is the cast's, unknown here
-    if isinstance(node, ast.ColumnRef):
-        return str(_items(node.fields)[-1].sval)
-    return None
 
 
 def _column_refs(node: Any) -> list[Any]:

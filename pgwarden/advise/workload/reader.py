@@ -3,8 +3,15 @@
 A :class:`Statement` is one normalised statement of pg_stat_statements (from
 pgwarden's history, or read live) with its calls and time; its weight is its share
 of the workload's total time. :func:`parse` reads a text with pglast and returns,
-per table it reads, the predicates (equality, IN, range, IS NULL, LIKE prefix),
-join keys, ORDER BY, GROUP BY, LIMIT and OFFSET, and the columns it touches.
+per table it reads, the predicates (equality, IN, range, IS [NOT] NULL, LIKE
+prefix), join keys, ORDER BY (by position and select-list alias too, with its
+directions), GROUP BY, LIMIT and OFFSET, the columns it touches, and the tables it
+inserts into, updates (with the columns SET) and deletes from.
+
+Subqueries in FROM, WITH queries and views are seen through as the planner does
+(:mod:`.shapes`): a predicate on a column of one that is a base table's column
+is a predicate on that table, unless a fence stands between (a materialized WITH
+query, LIMIT, a window function, a set operation).
 Texts that do not parse (truncated ones) are kept with ``parsed = False``.
 """
 
@@ -16,29 +23,36 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_sql
-from pglast.enums.parsenodes import A_Expr_Kind, SortByDir
+from pglast.enums.parsenodes import A_Expr_Kind, SortByDir, SortByNulls
 from pglast.enums.primnodes import BoolExprType, NullTestType
 from pglast.parser import ParseError
 
-from pgwarden.advise.workload import operators
+from pgwarden.advise.workload import operators, shapes
 from pgwarden.advise.workload.model import (
     EQ,
     IN,
     LIKE,
+    NOT_NULL,
     NULL,
     OPS_RANGE,
     RANGE,
+    Cte,
+    Derived,
     Parsed,
     Predicate,
     Scope,
     Statement,
     TableAccess,
+    Target,
+    View,
     constant,
     items,
     like_prefix,
 )
 from pgwarden.sqltext import ONE_LEVEL, walk
 
+MAX_DEPTH = 16  # nested derived relations (views of views) read at most
+MAX_EXPANDED = 256  # derived relations read per statement at most
 _PARAM_RE = re.compile(r"\$(\d+)")
 _COMMENT_RE = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
 
@@ -66,24 +80,39 @@ def weighted(statements: Iterable[Statement]) -> Workload:
 
 
 class _Reader:
-    def __init__(self, catalog: Mapping[str, Iterable[str]]) -> None:
-        self.catalog = {t: set(c) for t, c in catalog.items()}
+    def __init__(
+        self,
+        catalog: Mapping[str, Iterable[str]],
+        views: Mapping[str, View] | None = None,
+    ) -> None:
+        self.ordered = {t: tuple(c) for t, c in catalog.items()}
+        self.catalog = {t: set(c) for t, c in self.ordered.items()}
+        self.views = views or {}
         self.result = Parsed()
+        self.depth = 0  # derived relations being read, nested
+        self.expanded = 0  # derived relations read in all
 
-    def statement(self, node: Any, parent: Scope | None) -> None:
+    def statement(
+        self, node: Any, parent: Scope | None, derived: bool = False
+    ) -> Scope | None:
+        """Read one statement level; its scope (None for a set operation)."""
         if isinstance(node, ast.SelectStmt) and node.larg is not None:
             self.statement(node.larg, parent)
             self.statement(node.rarg, parent)
-            return
+            return None
         scope = Scope(parent)
+        if getattr(node, "withClause", None) is not None:
+            self.ctes(node.withClause, node, scope)
         where: Any = None
         quals: list[Any] = []
-        others: list[Any] = [getattr(node, "withClause", None)]
+        others: list[Any] = []
         if isinstance(node, ast.SelectStmt):
             for source in node.fromClause or ():
                 self.source(source, scope, quals)
             where = node.whereClause
-            others += [node.targetList, node.havingClause, node.valuesLists]
+            targets = [t for t in items(node.targetList) if not derived or not
+                       isinstance(getattr(t, "val", None), ast.ColumnRef)]  # fmt: skip
+            others += [targets, node.havingClause, node.valuesLists]
         elif isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
             self.source(node.relation, scope, quals)
             extra = node.fromClause if isinstance(node, ast.UpdateStmt) else None
@@ -91,32 +120,66 @@ class _Reader:
                 self.source(source, scope, quals)
             where = node.whereClause
             others.append(getattr(node, "targetList", None))
-            self.result.written.add(_relname(node))
+            self._written(node)
         elif isinstance(node, ast.InsertStmt):
-            self.result.written.add(_relname(node))
+            self._written(node)
             others += [node.selectStmt, node.onConflictClause]
             self.scan(others, scope)
-            return
+            return scope
         else:
             self.scan(node, scope)
-            return
+            return scope
         self.conditions(where, scope)
         for qual in quals:
             self.conditions(qual, scope)
         self.scan(others, scope)
         if isinstance(node, ast.SelectStmt):
             self.clauses(node, scope)
-        for key, access in scope.accesses.items():
+        for access in scope.accesses.values():
             self.result.tables.setdefault(access.table, access)
-            del key
+        return scope
+
+    def _written(self, node: Any) -> None:
+        table = _relname(node)
+        self.result.written.add(table)
+        if isinstance(node, ast.InsertStmt):
+            self.result.inserted.add(table)
+        elif isinstance(node, ast.DeleteStmt):
+            self.result.deleted.add(table)
+        else:
+            changed = {str(t.name) for t in items(node.targetList) if t.name}
+            self.result.updated.setdefault(table, set()).update(changed)
+
+    def ctes(self, clause: Any, node: Any, scope: Scope) -> None:
+        """The WITH queries: inlined ones are read where FROM names them, the
+        others (fences) once here, their predicates counted, their columns opaque."""
+        defs = Scope(scope.parent)  # a WITH query does not see its statement's FROM
+        scope.ctes = defs.ctes
+        for cte in items(clause.ctes):
+            if not isinstance(cte, ast.CommonTableExpr):
+                continue
+            names = shapes.names(cte.aliascolnames)
+            if shapes.inlined(cte, clause, node):
+                defs.ctes[str(cte.ctename)] = Cte(cte.ctequery, names, True, defs)
+                continue
+            inner = self.statement(cte.ctequery, defs)  # its columns are read here
+            derived = self.outputs(cte.ctequery, inner, names, fence=True)
+            defs.ctes[str(cte.ctename)] = Cte(cte.ctequery, names, False, defs, derived)
 
     def clauses(self, node: Any, scope: Scope) -> None:
         for sort in node.sortClause or ():
-            operators.ordering(self, sort.node, scope)
-            found = self.resolve(sort.node, scope)
+            key = shapes.output(sort.node, node)
+            operators.ordering(self, key, scope)
+            found = self.resolve(key, scope)
             if found is not None:
                 desc = sort.sortby_dir == SortByDir.SORTBY_DESC
+                first = (
+                    desc
+                    if sort.sortby_nulls == SortByNulls.SORTBY_NULLS_DEFAULT
+                    else sort.sortby_nulls == SortByNulls.SORTBY_NULLS_FIRST
+                )
                 found[0].order_by.append((found[1], desc))
+                found[0].nulls_first.append(first)
         for item in node.groupClause or ():
             found = self.resolve(item, scope)
             if found is not None:
@@ -130,15 +193,101 @@ class _Reader:
         if isinstance(node, ast.RangeVar):
             name = str(node.relname)
             alias = str(node.alias.aliasname) if node.alias is not None else name
-            if name in self.catalog:
+            renamed = shapes.names(getattr(node.alias, "colnames", None))
+            cte = scope.cte(name) if node.schemaname is None else None
+            if cte is not None:
+                self.cte_source(cte, alias, renamed, scope)
+            elif name in self.catalog:
                 scope.aliases[alias] = name
                 scope.accesses[alias] = TableAccess(name, alias)
+                scope.order.append(alias)
+            elif name in self.views:
+                view = self.views[name]
+                tree = shapes.view_tree(view.definition)
+                if tree is not None:
+                    names = shapes.renamed(view.columns, renamed)
+                    self.derive(tree, alias, names, None, scope)
         elif isinstance(node, ast.JoinExpr):
             self.source(node.larg, scope, quals)
             self.source(node.rarg, scope, quals)
             quals.append(node.quals)
         elif isinstance(node, ast.RangeSubselect):
-            self.statement(node.subquery, scope)
+            named = str(node.alias.aliasname) if node.alias is not None else None
+            renamed = shapes.names(getattr(node.alias, "colnames", None))
+            self.derive(node.subquery, named, renamed, scope, scope)
+
+    def cte_source(
+        self, cte: Cte, alias: str, renamed: tuple[str, ...], scope: Scope
+    ) -> None:
+        names = shapes.renamed(cte.colnames, renamed)
+        if cte.inline:
+            self.derive(cte.query, alias, names, cte.scope, scope)
+        elif cte.derived is not None:
+            columns = list(cte.derived.columns)
+            fenced = dict.fromkeys(shapes.renamed(tuple(columns), renamed))
+            scope.derived[alias] = Derived(dict(fenced))
+            scope.order.append(alias)
+
+    def derive(
+        self,
+        query: Any,
+        alias: str | None,
+        names: tuple[str, ...],
+        parent: Scope | None,
+        scope: Scope,
+    ) -> None:
+        """A subquery, inlined CTE or view of FROM: read, its columns mapped to the
+        base columns they are (a predicate on them is one on the base table)."""
+        if self.depth >= MAX_DEPTH or self.expanded >= MAX_EXPANDED:
+            return
+        self.expanded += 1
+        passes = shapes.pushdown(query)
+        self.depth += 1
+        try:  # through a fence the columns are read here, not where they are used
+            inner = self.statement(query, parent, derived=passes)
+        finally:
+            self.depth -= 1
+        derived = self.outputs(query, inner, names, fence=not passes)
+        if alias is not None:
+            scope.derived[alias] = derived
+            scope.order.append(alias)
+
+    def outputs(
+        self, query: Any, inner: Scope | None, names: tuple[str, ...], fence: bool
+    ) -> Derived:
+        """The output columns of ``query`` read in ``inner``, by name."""
+        found: list[tuple[str, Target]] = []
+        for target in items(getattr(shapes.leftmost(query), "targetList", None)):
+            val = getattr(target, "val", None)
+            if isinstance(val, ast.ColumnRef) and shapes.is_star(val):
+                found += self.star(val, inner) if inner is not None else []
+                continue
+            name = str(target.name) if target.name else shapes.default_name(val)
+            resolved = self.resolve(val, inner, mark=False) if inner else None
+            plain = isinstance(val, ast.ColumnRef | ast.TypeCast)
+            found.append((name, resolved if plain else None))
+        renamed = shapes.renamed(tuple(n for n, _t in found), names)
+        columns: dict[str, Target] = {}
+        for name, (_n, target) in zip(renamed, found, strict=True):
+            columns.setdefault(name, None if fence or inner is None else target)
+        return Derived(columns)
+
+    def star(self, ref: Any, scope: Scope) -> list[tuple[str, Target]]:
+        """The columns ``*`` or ``alias.*`` stands for."""
+        fields = items(ref.fields)
+        if len(fields) >= 2:
+            qualifier = str(getattr(fields[-2], "sval", ""))
+            aliases = [qualifier] if qualifier in scope.order else []
+        else:
+            aliases = list(scope.order)
+        out: list[tuple[str, Target]] = []
+        for alias in aliases:
+            if alias in scope.accesses:
+                access = scope.accesses[alias]
+                out += [(c, (access, c)) for c in self.ordered.get(access.table, ())]
+            elif alias in scope.derived:
+                out += list(scope.derived[alias].columns.items())
+        return out
 
     def conditions(self, node: Any, scope: Scope) -> None:
         if node is None:
@@ -151,8 +300,10 @@ class _Reader:
             self.expression(node, scope)
         elif isinstance(node, ast.NullTest):
             found = self.resolve(node.arg, scope)
-            if found is not None and node.nulltesttype == NullTestType.IS_NULL:
-                found[0].predicates.append(Predicate(found[1], NULL))
+            if found is not None:
+                null = node.nulltesttype == NullTestType.IS_NULL
+                found[0].predicates.append(Predicate(found[1], NULL if null
+                                                     else NOT_NULL))  # fmt: skip
         self.scan(node, scope)
 
     def expression(self, node: Any, scope: Scope) -> None:
@@ -197,7 +348,7 @@ class _Reader:
             if kind == A_Expr_Kind.AEXPR_BETWEEN:
                 access.predicates.append(Predicate(column, RANGE))
         elif kind == A_Expr_Kind.AEXPR_LIKE and op == "~~":
-            if param or (value is not None and like_prefix(value)):
+            if value is not None and like_prefix(value):
                 access.predicates.append(Predicate(column, LIKE, value, param))
 
     def scan(self, node: Any, scope: Scope) -> None:
@@ -205,15 +356,16 @@ class _Reader:
         for child in walk(node, ONE_LEVEL):
             if isinstance(child, ast.SubLink):
                 self.statement(child.subselect, scope)
-            elif isinstance(child, ast.CommonTableExpr):
-                self.statement(child.ctequery, scope)
             elif isinstance(child, ast.ColumnRef):
                 self.resolve(child, scope)
             elif isinstance(child, ast.SelectStmt | ast.UpdateStmt | ast.DeleteStmt):
                 self.statement(child, scope)
 
-    def resolve(self, ref: Any, scope: Scope) -> tuple[TableAccess, str] | None:
-        """The table access and column a plain column reference names."""
+    def resolve(
+        self, ref: Any, scope: Scope, mark: bool = True
+    ) -> tuple[TableAccess, str] | None:
+        """The table access and column a plain column reference names (through
+        subqueries, inlined CTEs and views to the base table)."""
         if isinstance(ref, ast.TypeCast):
             ref = ref.arg
         if not isinstance(ref, ast.ColumnRef):
@@ -224,25 +376,42 @@ class _Reader:
             return None
         column = names[-1]
         if len(names) >= 2:
-            access = scope.lookup(names[-2])
-            found = (access, column) if access is not None else None
+            found = self._qualified(names[-2], column, scope)
         else:
             found = self._unqualified(column, scope)
-        if found is not None and column in self.catalog.get(found[0].table, ()):
-            found[0].columns.add(column)
+        if found is not None and found[1] in self.catalog.get(found[0].table, ()):
+            if mark:
+                found[0].columns.add(found[1])
             return found
         return None
 
-    def _unqualified(self, column: str, scope: Scope) -> tuple[TableAccess, str] | None:
+    def _qualified(self, qualifier: str, column: str, scope: Scope) -> Target:
         current: Scope | None = scope
         while current is not None:
-            having = [
-                a
+            if qualifier in current.accesses:
+                return current.accesses[qualifier], column
+            if qualifier in current.derived:
+                return current.derived[qualifier].columns.get(column)
+            current = current.parent
+        return None
+
+    def _unqualified(self, column: str, scope: Scope) -> Target:
+        current: Scope | None = scope
+        while current is not None:
+            having: list[Target] = [
+                (a, column)
                 for a in current.accesses.values()
                 if column in self.catalog.get(a.table, ())
             ]
+            having += [
+                d.columns[column]
+                for d in current.derived.values()
+                if column in d.columns
+            ]
             if len(having) == 1:
-                return having[0], column
+                return having[0]
+            if having:
+                return None  # ambiguous
             current = current.parent
         return None
 
@@ -270,19 +439,28 @@ def _offset(node: Any) -> int | None:
         return None
 
 
-def parse(text: str, catalog: Mapping[str, Iterable[str]]) -> Parsed:
-    """What ``text`` asks of the tables of ``catalog`` (``table -> columns``)."""
-    reader = _Reader(catalog)
+def parse(
+    text: str,
+    catalog: Mapping[str, Iterable[str]],
+    views: Mapping[str, View] | None = None,
+) -> Parsed:
+    """What ``text`` asks of the tables of ``catalog`` (``table -> columns``).
+
+    A view of ``views`` (a name the catalog does not hold) is read through its
+    definition: what the statement asks of the view's columns, it asks of the
+    base tables' columns they are.
+    """
+    reader = _Reader(catalog, views)
     try:
         stmts = parse_sql(text)
-    except ParseError:
+        for raw in stmts:
+            node = raw.stmt
+            reader.result.command = _command(node)
+            if isinstance(node, ast.ExplainStmt | ast.PrepareStmt):
+                continue
+            reader.statement(node, None)
+    except (ParseError, RecursionError):
         return Parsed(parsed=False)
-    for raw in stmts:
-        node = raw.stmt
-        reader.result.command = _command(node)
-        if isinstance(node, ast.ExplainStmt | ast.PrepareStmt):
-            continue
-        reader.statement(node, None)
     folded = folded_constants(text)
     if folded:
         for access in reader.result.tables.values():

@@ -257,7 +257,8 @@ def _for_operators(
     if family == "trgm":
         if "pg_trgm" not in facts.extensions:
             out.notes.setdefault(
-                f"{table.name}.{what} is searched with LIKE/ILIKE '%…': a trigram "
+                f"{table.name}.{what} is searched with LIKE/ILIKE (a parameter or a "
+                "leading wildcard): a trigram "
                 "GIN index would serve it, but pg_trgm is needed (CREATE EXTENSION "
                 "pg_trgm); no index proposed"
             )
