@@ -79,12 +79,42 @@ def run(
     no_progress: Quiet = False,
     allow_unmarked: AllowUnmarked = False,
     store: Store = False,
+    distributed: Annotated[
+        int | None,
+        typer.Option(
+            "--distributed",
+            min=1,
+            help="Split the run into N shards that pgwarden workers sharing the "
+            "repository run (see docs/scaling-playbook.md).",
+        ),
+    ] = None,
+    start_in: Annotated[
+        float | None,
+        typer.Option(
+            "--start-in",
+            help="With --distributed: seconds until the shards' agreed start "
+            "(default 10).",
+        ),
+    ] = None,
 ) -> None:
-    """Run a scenario with virtual users and report latencies and the bottleneck."""
+    """Run a scenario with virtual users and report latencies and the bottleneck.
+
+    With --distributed N the run is split into N shards on the job queue; any
+    pgwarden worker on the same repository takes them, they start together and
+    their histograms are merged exactly. A shard that dies is listed in the report
+    and the command exits 1.
+    """
     from pgwarden.load import build_report, run_load
     from pgwarden.load.progress import live_progress
 
     rt = runtime(ctx)
+    if distributed is None and start_in is not None:
+        raise ConfigurationError("--start-in goes with --distributed")
+    if distributed is not None and workers is not None:
+        raise ConfigurationError(
+            "--workers is for local generator processes; with --distributed each "
+            "shard is one process on a worker"
+        )
     spec = _spec(
         rt,
         scenario,
@@ -102,12 +132,63 @@ def run(
     )
     chosen = rt.output_format(fmt)
     show = nullcontext(None) if no_progress else live_progress(err)
+    if distributed is not None:
+        _run_distributed(rt, spec, distributed, start_in, chosen, output, store, show)
+        return
     with show as progress:
         result = run_load(spec, progress)
     report = build_report(result, rt.target_name())
     _emit_report(chosen, report, output)
     if store:
         _store(rt, "load", report)
+
+
+def _run_distributed(
+    rt: Runtime,
+    spec: Any,
+    shards: int,
+    start_in: float | None,
+    chosen: str,
+    output: Path | None,
+    store: bool,
+    show: Any,
+) -> None:
+    """Queue the shards, wait, merge; the report even when shards were lost."""
+    from pgwarden import pg
+    from pgwarden.cli.collect_cmd import prepare_repository
+    from pgwarden.jobs.shards import JobShardQueue
+    from pgwarden.load import build_report
+    from pgwarden.load.distributed import (
+        START_IN_S,
+        check_complete,
+        check_plan,
+        run_distributed,
+    )
+
+    start_in = START_IN_S if start_in is None else start_in
+    check_plan(spec, shards, start_in)  # before anything is written
+    prepare_repository(rt.repository_dsn(), rt.settings)  # as the workers do
+    target = rt.target_name()
+    queue = JobShardQueue(rt.settings, rt.repository_dsn())
+    where = pg.describe(rt.repository_dsn())
+    err.print(f"{shards} shards for the workers of the repository {where}")
+    with show as progress:
+        result = run_distributed(
+            spec, shards, target=target, repository_dsn=rt.repository_dsn(),
+            queue=queue, start_in=start_in, progress=progress,
+        )  # fmt: skip
+    report = build_report(result.run, target)
+    report["distributed"] = result.section()
+    _emit_report(chosen, report, output)
+    if store:
+        _store(rt, "load", report)
+    for shard in result.shards:
+        if shard.late:
+            err.print(
+                f"shard {shard.shard} started {shard.late_s} s late, after the "
+                "measured window opened: it covers less of the window"
+            )
+    check_complete(result)
 
 
 @app.command("compare")
@@ -387,6 +468,7 @@ def _print_report(fmt: str, r: dict[str, Any]) -> None:
         ("app cache hit ratio", r["app_cache"]["hit_ratio"]),
         ("db cache hit ratio", r["server"]["cache_hit_ratio"]),
         ("bottleneck", f"{bn['resource']}: {bn['evidence']}"),
+        *_generator_rows(r.get("generator")),
     ]
     emit_rows(
         fmt, f"load run: {r['scenario']} ({r['model']})", ["metric", "value"], summary
@@ -394,6 +476,34 @@ def _print_report(fmt: str, r: dict[str, Any]) -> None:
     columns = ["action", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors"]
     rows = [[name, *(a[c] for c in columns[1:])] for name, a in r["actions"].items()]
     emit_rows(fmt, "actions", columns, rows)
+    if r.get("distributed"):
+        _print_shards(fmt, r["distributed"])
+
+
+def _generator_rows(g: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The generator's own cost (none in reports stored before it was measured)."""
+    if g is None:
+        return []
+    state = (
+        f"SATURATED: figures are a lower bound; {g['reason']}"
+        if g["saturated"]
+        else f"not saturated, busiest worker {g['cpu_share_max']:.0%} of a core"
+    )
+    return [("generator CPU per action ms", g["cpu_per_action_ms"]),
+            ("generator", state)]  # fmt: skip
+
+
+SHARD_COLUMNS = ["shard", "status", "worker", "actions", "throughput_per_s",
+                 "p50_ms", "p95_ms", "p99_ms", "errors", "cpu_per_action_ms",
+                 "late_s", "reason"]  # fmt: skip
+
+
+def _print_shards(fmt: str, d: dict[str, Any]) -> None:
+    title = f"shards: {d['merged']} of {d['shards']} merged"
+    if d["lost"]:
+        title += f", {d['lost']} LOST (not in the figures above)"
+    rows = [[s.get(c) for c in SHARD_COLUMNS] for s in d["per_shard"]]
+    emit_rows(fmt, title, SHARD_COLUMNS, rows)
 
 
 def _emit_elasticity(fmt: str, result: dict[str, Any], output: Path | None) -> None:
@@ -423,6 +533,7 @@ STEP_COLUMNS = {
         "pool_utilisation",
         "cache_hit_ratio",
         "error_rate",
+        "generator_saturated",
     ],
     "shared_buffers": [
         "size",
@@ -432,6 +543,7 @@ STEP_COLUMNS = {
         "db_cache_hit_ratio",
         "blocks_read",
         "error_rate",
+        "generator_saturated",
     ],
 }
 STEP_COLUMNS["cache"] = STEP_COLUMNS["pool"]

@@ -26,6 +26,7 @@ from pgwarden.jobs.context import WorkerContext, elapsed
 from pgwarden.jobs.queues import target_queue as target_queue
 from pgwarden.jobs.recovery import upkeep_queue
 from pgwarden.jobs.schema import session_options
+from pgwarden.jobs.shards import SHARD_TASK, shard_task
 
 APPLICATION_NAME = "pgwarden-worker"
 
@@ -114,6 +115,8 @@ def build_app(ctx: WorkerContext, *, periodic: bool = True) -> procrastinate.App
                 cron=cron, periodic_id=target, queue=queue,
                 lock=lock, queueing_lock=lock, task_kwargs={"target": target},
             )(task)  # fmt: skip
+    # not periodic: the shards of a distributed load run (pgwarden.jobs.shards)
+    app.task(name=SHARD_TASK, queue=jobs.queue, pass_context=True)(shard_task(ctx))
     return app
 
 

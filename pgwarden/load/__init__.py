@@ -1,14 +1,11 @@
 """Workload simulation and elasticity testing.
 
-Driver choice: the load engine drives the reference application through
-psycopg 3's :class:`psycopg_pool.AsyncConnectionPool`, not asyncpg. The
-application is written against that pool (``ReferenceApp(pool, cache)``), so the
-simulated users run the product's real code path — its statements, its
-connection-per-action pattern, its pool semantics — and pool saturation measured
-here is the saturation the product would see. asyncpg would mean a second copy of
-every query and a different pool; it is faster per call, which matters for raw
-generator throughput (``bench/load_engine.py`` measures that cost against
-pgbench), and several worker processes (``workers``) make up for it.
+Driver choice: SQL scenarios (TOML/YAML) run on asyncpg with each statement
+prepared once per connection (:mod:`pgwarden.load.fast`), so the generator costs
+the database's figures as little as it can; the reference application and Python
+modules run through psycopg 3's :class:`psycopg_pool.AsyncConnectionPool`, their
+real code path, whose pool semantics are what they simulate. Every report states
+the generator's own cost and whether it, not the database, was the limit.
 """
 
 from pgwarden.load.contract import ScenarioError

@@ -3,6 +3,9 @@
 Each candidate gets a score in [0, 1] from the run's own measurements; the
 highest one at or above :data:`THRESHOLD` is named the bottleneck. Below it, no
 resource was saturated and throughput was set by the users and their think time.
+A saturated load generator is conclusive (the run measured the generator, not the
+database) unless actions failed for want of a pooled connection; an unsaturated
+one is listed below the threshold with its cost.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ class Facts:
     cores: int = 1
     top_statement_share: float = 0.0
     top_statement: str | None = None
+    generator_saturated: bool = False
+    generator_share: float = 0.0  # busiest worker's share of a core (or runnable)
+    generator_evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,9 @@ class Finding:
 
 def analyse(f: Facts) -> dict[str, Any]:
     """``{"resource", "evidence", "candidates": [...]}``, strongest first."""
+    checks = (_generator, _pool, _locks, _io, _cpu, _statement)
     found = sorted(
-        (c for c in (_pool(f), _locks(f), _io(f), _cpu(f), _statement(f)) if c),
+        (c for c in (check(f) for check in checks) if c),
         key=lambda c: c.score,
         reverse=True,
     )
@@ -59,6 +66,15 @@ def analyse(f: Facts) -> dict[str, Any]:
         "their think time",
         "candidates": [asdict(c) for c in found],
     }
+
+
+def _generator(f: Facts) -> Finding | None:
+    if f.generator_evidence is None:
+        return None
+    if f.generator_saturated:  # conclusive, unless actions found no connection
+        return Finding("load generator", 0.99, f.generator_evidence)
+    score = round(min(f.generator_share, 1.0) * (THRESHOLD - 0.05), 3)
+    return Finding("load generator", score, f.generator_evidence)
 
 
 def _pool(f: Facts) -> Finding | None:

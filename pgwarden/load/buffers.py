@@ -52,11 +52,14 @@ class BufferStep:
     db_cache_hit_ratio: float | None
     blocks_read: int
     blocks_hit: int
+    #: the generator, not the database, was the limit: a lower bound (report.generator)
+    generator_saturated: bool = False
 
     @classmethod
     def of(cls, size: str, report: dict[str, Any]) -> BufferStep:
         server = report["server"]
         hit = server["cache_hit_ratio"]
+        saturated = bool((report.get("generator") or {}).get("saturated", False))
         return cls(
             size,
             size_bytes(size),
@@ -67,6 +70,7 @@ class BufferStep:
             None if hit is None else round(hit, 4),
             server["blocks_read"],
             server["blocks_hit"],
+            saturated,
         )
 
 

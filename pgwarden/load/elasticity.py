@@ -39,9 +39,13 @@ class Step:
     pool_wait_share: float
     cache_hit_ratio: float | None
     db_cache_hit_ratio: float | None
+    #: the generator, not the database, was the limit: a lower bound (report.generator)
+    generator_saturated: bool = False
+    generator_cpu_per_action_ms: float | None = None
 
     @classmethod
     def of(cls, size: int, report: dict[str, Any]) -> Step:
+        generator = report.get("generator") or {}
         return cls(
             size,
             report["throughput_per_s"],
@@ -52,6 +56,8 @@ class Step:
             report["pool"]["wait_share_of_latency"],
             report["app_cache"]["hit_ratio"],
             report["server"]["cache_hit_ratio"],
+            bool(generator.get("saturated", False)),
+            generator.get("cpu_per_action_ms"),
         )
 
 

@@ -14,6 +14,9 @@ ERROR_CLASSES: tuple[ErrorClass, ...] = (
     "serialization",
     "other",
 )
+# SQLSTATEs of the classes, for drivers whose errors are not psycopg's (asyncpg)
+_TIMEOUT_STATES = frozenset({"57014", "55P03"})  # query_canceled, lock_not_available
+_SERIALIZATION_STATES = frozenset({"40001", "40P01"})  # serialization, deadlock
 
 
 def classify(exc: BaseException) -> ErrorClass:
@@ -27,5 +30,10 @@ def classify(exc: BaseException) -> ErrorClass:
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, pgerrors.SerializationFailure | pgerrors.DeadlockDetected):
+        return "serialization"
+    state = getattr(exc, "sqlstate", None)
+    if state in _TIMEOUT_STATES:
+        return "timeout"
+    if state in _SERIALIZATION_STATES:
         return "serialization"
     return "other"

@@ -27,6 +27,7 @@ def build_playbook(
             _cache_rule(result.get("cache"), scale_cache_hit_pct, cache_size),
             _buffers_rule(result.get("shared_buffers"), scale_cache_hit_pct),
             _replica_rule(result.get("replica")),
+            _generator_rule(result),
         )
         if rule is not None
     ]
@@ -56,6 +57,28 @@ def _rule(
         "scale": scale,
         "step": step,
     }
+
+
+def _generator_rule(result: dict[str, Any]) -> dict[str, Any] | None:
+    """Whether the load generator, not the database, limited any step of a sweep:
+    then those steps' figures are lower bounds on what the database can do."""
+    steps = [
+        (kind, step)
+        for kind in ("pool", "cache", "shared_buffers")
+        for step in (result.get(kind) or {}).get("steps", [])
+    ]
+    if not steps:
+        return None
+    limited = [f"{kind} {step['size']}" for kind, step in steps
+               if step.get("generator_saturated")]  # fmt: skip
+    if not limited:
+        return _rule("load generator", "saturated in no step", "not saturated",
+                     False, "the figures measure the database")  # fmt: skip
+    return _rule(
+        "load generator", "saturated in no step", f"saturated at {', '.join(limited)}",
+        True, "those steps' figures are a lower bound on the database's capacity: run "
+        "again with more engine workers (--workers) or hosts (--distributed)",
+    )  # fmt: skip
 
 
 def _pool_rule(pool: dict[str, Any] | None, pct: float) -> dict[str, Any] | None:

@@ -4,17 +4,25 @@ Only actions whose *intended* start falls in the measurement window count: in th
 closed model that is when the user started it, in the open model when the arrival
 schedule said it should start, so time spent queueing behind a stall is part of
 its latency (coordinated omission corrected, as pgbench ``--rate`` and wrk2 do).
+
+Recording is cheap: an outcome is kept as a plain tuple and folded into the
+histograms in batches (once a second and at the end), where equal latencies are
+recorded once with their count.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from math import fsum
+from operator import sub
+from typing import Any
 
 from pgwarden.load.histogram import Histogram
 from pgwarden.load.outcome import ErrorClass
 
 SECOND_DIGITS = 2
+_MICROS = (1e6).__mul__
 
 
 @dataclass
@@ -45,6 +53,22 @@ class WorkerResult:
     seconds: list[tuple[int, int, bytes, float]]
     dropped: int
     replica_pool: tuple[int, float] = (0, 0.0)  # size, busy connection-seconds
+    #: process CPU seconds of this worker during the measured window
+    cpu_s: float = 0.0
+    #: actions that ended in that window, whenever they were meant to start
+    executed: int = 0
+    #: seconds its event-loop thread ran or waited for a CPU (0 when unknown)
+    runnable_s: float = 0.0
+    #: wall seconds of that window
+    window_s: float = 0.0
+    #: event-loop lag of periodic probes in the window (encoded, microseconds)
+    loop_lag: bytes = b""
+    #: open model: how late actions started against their schedule (encoded, µs)
+    lateness: bytes = b""
+    #: "asyncpg" when the SQL fast path ran, else "psycopg"
+    driver: str = "psycopg"
+    #: why the fast path was not taken, when it was not
+    driver_note: str = ""
 
 
 class Recorder:
@@ -55,6 +79,7 @@ class Recorder:
         self.window_end = window_end
         self.overall = Histogram()
         self.service = Histogram()
+        self.lateness = Histogram()  # start - intended start (the open model's lag)
         self.actions: dict[str, Histogram] = defaultdict(Histogram)
         self.errors: dict[str, Counter[str]] = defaultdict(Counter)
         self.seconds: list[Second] = []
@@ -63,6 +88,14 @@ class Recorder:
         self.done = 0
         self.failed = 0
         self.dropped = 0
+        self.calls = 0  # every outcome, measured or not: the generator's work
+        self._clear()
+
+    def _clear(self) -> None:
+        self.intended: list[float] = []
+        self.started: list[float] = []
+        self.ended: list[float] = []
+        self.names: list[str] = []
 
     def measured(self, intended: float) -> bool:
         return self.window_start <= intended < self.window_end
@@ -70,22 +103,58 @@ class Recorder:
     def ok(
         self, action: str, intended: float, started: float, ended: float, waited: float
     ) -> None:
-        if not self.measured(intended):
+        """One completed action; counted at the next :meth:`flush`."""
+        self.calls += 1
+        if self.window_start <= intended < self.window_end:
+            self.intended.append(intended)
+            self.started.append(started)
+            self.ended.append(ended)
+            self.names.append(action)
+            self.pool_wait_total_s += waited
+
+    def flush(self) -> None:
+        """Fold the outcomes kept since the last flush into the histograms.
+
+        The arithmetic runs in C (``map`` over the kept lists, ``Counter``), and
+        each distinct value is recorded once with its count."""
+        intended, started, ended, names = (
+            self.intended,
+            self.started,
+            self.ended,
+            self.names,
+        )
+        if not ended:
             return
-        latency_us = (ended - intended) * 1e6
-        self.overall.record(latency_us)
-        self.actions[action].record(latency_us)
-        self.service.record((ended - started) * 1e6)
-        second = self.second(ended)
-        second.count += 1
-        second.latency.record(latency_us)
-        self.pool_wait_total_s += waited
-        self.latency_total_s += ended - intended
-        self.done += 1
+        self._clear()
+        latency = list(map(int, map(_MICROS, map(sub, ended, intended))))
+        counted = Counter(latency)
+        for micros, n in counted.items():
+            record(self.overall, micros, n)
+        if len(set(names)) == 1:
+            hist = self.actions[names[0]]
+            for micros, n in counted.items():
+                record(hist, micros, n)
+        else:
+            for (name, micros), n in Counter(zip(names, latency, strict=True)).items():
+                record(self.actions[name], micros, n)
+        service = map(int, map(_MICROS, map(sub, ended, started)))
+        for micros, n in Counter(service).items():
+            record(self.service, micros, n)
+        late = map(int, map(_MICROS, map(sub, started, intended)))
+        for micros, n in Counter(late).items():
+            record(self.lateness, micros, n)
+        at = map(int, map((-self.window_start).__add__, ended))
+        for (index, micros), n in Counter(zip(at, latency, strict=True)).items():
+            second = self.second(self.window_start + index)
+            second.count += n
+            record(second.latency, micros, n)
+        self.latency_total_s += fsum(map(sub, ended, intended))
+        self.done += len(ended)
 
     def error(
         self, action: str, intended: float, ended: float, kind: ErrorClass
     ) -> None:
+        self.calls += 1
         if not self.measured(intended):
             return
         self.errors[action][kind] += 1
@@ -103,7 +172,12 @@ class Recorder:
         pool: tuple[bytes, int, float, int],
         cache: tuple[int, int, int],
         replica_pool: tuple[int, float] = (0, 0.0),
+        **generator: Any,
     ) -> WorkerResult:
+        """Everything measured; ``generator`` names the generator's own figures
+        (``cpu_s``, ``executed``, ``runnable_s``, ``window_s``, ``loop_lag``,
+        ``lateness``, ``driver``, ``driver_note``)."""
+        self.flush()
         wait, size, busy, max_waiting = pool
         return WorkerResult(
             overall=self.overall.encode(),
@@ -123,4 +197,10 @@ class Recorder:
             ],
             dropped=self.dropped,
             replica_pool=replica_pool,
+            **generator,
         )
+
+
+def record(hist: Histogram, micros: int, count: int = 1) -> None:
+    """``count`` equal values at once (one HdrHistogram call, not ``count``)."""
+    hist.record(micros, count)

@@ -2,14 +2,38 @@
 
 Top-level keys of schema ``pgwarden.load/1``: ``schema, scenario, model, target,
 started_at, settings, overall, service_time, throughput_per_s, errors, actions,
-pool, app_cache, server, bottleneck, timeline, dropped, replica`` (``replica`` is
-null unless read-only actions ran on a read replica). Latencies are in
-milliseconds; shares and ratios are 0..1. Errors are counted apart, not in the
-latency histograms.
+pool, app_cache, server, bottleneck, timeline, dropped, replica, generator``
+(``replica`` is null unless read-only actions ran on a read replica). Latencies
+are in milliseconds; shares and ratios are 0..1. Errors are counted apart, not in
+the latency histograms.
+
+``generator`` is the load generator's own cost, so a run that measured pgwarden's
+engine rather than the database says so: ``workers``, ``cores`` (of the generator
+host), ``driver`` (``asyncpg`` for the SQL fast path, ``psycopg``, or ``mixed``),
+``driver_note`` (why the fast path was not taken, or null), ``cpu_s`` (CPU seconds
+of the engine's worker processes in the measured window), ``actions`` (the
+actions the workers ran in that window, measured or not: the open model's late
+ones too), ``cpu_per_action_ms``,
+``cpu_share_max`` (the busiest worker's CPU time over the window: 1.0 is a whole
+core), ``runnable_share_max`` (the busiest worker's time running or waiting for a
+CPU; null where the platform does not say), ``server_busy_share`` (mean active
+sessions over the pool size; null without samples), ``loop_lag_p99_ms`` (how late
+the event loop woke a 50 ms sleeper), ``start_lateness_p99_ms`` (open model: how
+far behind schedule actions started; null in the closed model), ``saturated``
+(a worker at 90 % of a core, or running or waiting for a CPU 90 % of the time,
+or loop lag p99 at 20 ms, or starts 100 ms behind schedule while the server's
+sessions were active less than half the time),
+``reason`` (the evidence, or null), ``lower_bound`` (true when saturated: the
+throughput and latencies are a lower bound on the database's capacity),
+``target_rate_per_s`` (the open model's rate, else the throughput reached),
+``workers_needed`` and ``hosts_needed`` (engine workers at no more than 70 % of
+a core each for that rate, and hosts of ``cores`` cores for them).
 """
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -20,6 +44,16 @@ from pgwarden.load.outcome import ERROR_CLASSES
 from pgwarden.load.run import LoadRun
 
 SCHEMA = "pgwarden.load/1"
+#: a worker busy (or waiting for a CPU) this share of the window is saturated
+SATURATED_SHARE = 0.9
+#: event-loop lag (p99) that means the loop cannot keep up
+LAG_SATURATED_MS = 20.0
+#: open model: starts this late while connections were free: the generator lags
+LATE_SATURATED_MS = 100.0
+#: below this share of the pool's sessions active, the server had idle capacity
+SERVER_IDLE = 0.5
+#: a worker is planned at no more than this share of a core
+WORKER_HEADROOM = 0.7
 
 
 def build_report(run: LoadRun, target: str) -> dict[str, Any]:
@@ -52,13 +86,113 @@ def build_report(run: LoadRun, target: str) -> dict[str, Any]:
         "timeline": _timeline(run),
         "dropped": run.dropped,
         "replica": _replica(run),
+        "generator": generator(run),
     }
+
+
+def generator(run: LoadRun) -> dict[str, Any]:
+    """The generator's CPU per action and whether it, not the database, was
+    saturated; then how many workers and hosts the rate would need."""
+    spec = run.spec
+    failed = sum(sum(c.values()) for c in run.errors.values())
+    actions = run.generator_actions or run.overall.count + failed
+    per_action = run.generator_cpu_s / actions if actions else None
+    shares = run.generator_shares or [0.0]
+    runnable = [r for r in run.generator_runnable if r > 0]
+    cpu_max = max(shares)
+    runnable_max = max(runnable) if runnable else None
+    lag = run.loop_lag.percentile_ms(99)
+    late = run.lateness.percentile_ms(99) if spec.model == "open" else None
+    reasons = []
+    if cpu_max >= SATURATED_SHARE:
+        reasons.append(f"an engine worker used {cpu_max:.0%} of a core")
+    elif runnable_max is not None and runnable_max >= SATURATED_SHARE:
+        reasons.append(
+            f"an engine worker was running or waiting for a CPU {runnable_max:.0%} "
+            f"of the time (it got {cpu_max:.0%} of a core)"
+        )
+    if lag >= LAG_SATURATED_MS:
+        reasons.append(f"its event loop woke {lag:.0f} ms late (p99)")
+    busy = _server_busy(run)
+    idle = busy < SERVER_IDLE if busy is not None else _utilisation(run) < 0.7
+    if late is not None and late >= LATE_SATURATED_MS and idle:
+        reasons.append(
+            f"actions started {late:.0f} ms behind schedule (p99) while the "
+            "server had idle capacity"
+            + (
+                f" (its sessions active {busy:.0%} of the time)"
+                if busy is not None
+                else ""
+            )
+        )
+    cores = os.cpu_count() or 1
+    target = spec.rate if spec.rate is not None else done_rate(run)
+    workers = len(run.generator_shares) or spec.workers
+    needed = None
+    if per_action is not None:
+        needed = max(1, math.ceil(per_action * target / WORKER_HEADROOM))
+        if reasons:
+            needed = max(needed, workers + 1)
+    drivers = sorted(run.drivers)
+    return {
+        "workers": workers,
+        "cores": cores,
+        "driver": drivers[0] if len(drivers) == 1 else "mixed" if drivers else None,
+        "driver_note": run.driver_notes[0] if run.driver_notes else None,
+        "cpu_s": round(run.generator_cpu_s, 3),
+        "actions": actions,
+        "cpu_per_action_ms": None if per_action is None else round(per_action * 1e3, 4),
+        "cpu_share_max": round(cpu_max, 3),
+        "runnable_share_max": None if runnable_max is None else round(runnable_max, 3),
+        "server_busy_share": None if busy is None else round(busy, 3),
+        "loop_lag_p99_ms": round(lag, 3),
+        "start_lateness_p99_ms": None if late is None else round(late, 3),
+        "saturated": bool(reasons),
+        "reason": "; ".join(reasons) or None,
+        "lower_bound": bool(reasons),
+        "target_rate_per_s": round(target, 2),
+        "workers_needed": needed,
+        "hosts_needed": None if needed is None else math.ceil(needed / cores),
+    }
+
+
+def _server_busy(run: LoadRun) -> float | None:
+    """Mean active sessions over the pool: how busy the server kept the load's
+    connections (None without samples)."""
+    if not run.server.samples or not run.pool_size:
+        return None
+    return min(run.server.active_mean / run.pool_size, 1.0)
+
+
+def done_rate(run: LoadRun) -> float:
+    return run.overall.count / run.spec.duration_s if run.spec.duration_s else 0.0
+
+
+def _generator_evidence(g: dict[str, Any]) -> str:
+    cost = (
+        f"{g['cpu_per_action_ms']} ms of generator CPU per action, busiest worker "
+        f"at {g['cpu_share_max']:.0%} of a core ({g['driver']})"
+        if g["cpu_per_action_ms"] is not None
+        else "no actions completed"
+    )
+    if not g["saturated"]:
+        return f"not saturated: {cost}"
+    need = g["workers_needed"]
+    hosts = g["hosts_needed"]
+    where = f" on {hosts} hosts of {g['cores']} cores" if hosts and hosts > 1 else ""
+    return (
+        f"the load generator, not the database, was the limit: {g['reason']}; "
+        f"{cost}. The figures are a lower bound on the database's capacity; "
+        f"{need} engine workers (--workers {need}){where} would be needed for "
+        f"{g['target_rate_per_s']:g} actions/s"
+    )
 
 
 def facts(run: LoadRun) -> Facts:
     server = run.server
     locks = [w for w in server.wait_events if w.type == "Lock"]
     top = server.statements[0] if server.statements else None
+    gen = generator(run)
     return Facts(
         pool_utilisation=_utilisation(run),
         pool_wait_share=_wait_share(run),
@@ -75,6 +209,9 @@ def facts(run: LoadRun) -> Facts:
         cores=server.cores,
         top_statement_share=top.share if top else 0.0,
         top_statement=top.query if top else None,
+        generator_saturated=gen["saturated"],
+        generator_share=max(gen["cpu_share_max"], gen["runnable_share_max"] or 0.0),
+        generator_evidence=_generator_evidence(gen),
     )
 
 

@@ -31,7 +31,7 @@ from pgwarden.demo.schema import (
     reference_tables_present,
 )
 from pgwarden.errors import PgwardenError, TargetError, WriteRefused
-from pgwarden.load.engine import LoadSpec, Tick, run_worker
+from pgwarden.load.engine import LoadSpec, Tick, run_loop, run_worker
 from pgwarden.load.histogram import Histogram
 from pgwarden.load.recorder import SECOND_DIGITS, WorkerResult
 from pgwarden.load.safety import check_target, is_loopback
@@ -81,6 +81,15 @@ class LoadRun:
     replica_pool_size: int = 0
     replica_pool_busy_s: float = 0.0
     replica_server: ServerObservation | None = None
+    #: the generator's own cost: CPU seconds and CPU share of each worker
+    generator_cpu_s: float = 0.0
+    generator_actions: int = 0  # actions the workers ran in the window
+    generator_shares: list[float] = field(default_factory=list)
+    generator_runnable: list[float] = field(default_factory=list)
+    loop_lag: Histogram = field(default_factory=Histogram)
+    lateness: Histogram = field(default_factory=Histogram)
+    drivers: Counter[str] = field(default_factory=Counter)
+    driver_notes: list[str] = field(default_factory=list)
 
     def add(self, part: WorkerResult) -> None:
         self.overall.add(Histogram.decode(part.overall))
@@ -102,6 +111,18 @@ class LoadRun:
         self.dropped += part.dropped
         self.replica_pool_size += part.replica_pool[0]
         self.replica_pool_busy_s += part.replica_pool[1]
+        self.generator_cpu_s += part.cpu_s
+        self.generator_actions += part.executed
+        window = part.window_s or self.spec.duration_s
+        self.generator_shares.append(part.cpu_s / window if window > 0 else 0.0)
+        self.generator_runnable.append(part.runnable_s / window if window > 0 else 0.0)
+        if part.loop_lag:
+            self.loop_lag.add(Histogram.decode(part.loop_lag))
+        if part.lateness:
+            self.lateness.add(Histogram.decode(part.lateness))
+        self.drivers[part.driver] += 1
+        if part.driver_note and part.driver_note not in self.driver_notes:
+            self.driver_notes.append(part.driver_note)
         for i, (count, errors, data, busy) in enumerate(part.seconds):
             while len(self.seconds) <= i:
                 self.seconds.append(SecondTotals())
@@ -114,7 +135,7 @@ class LoadRun:
 
 def run_load(spec: LoadSpec, progress: Progress | None = None) -> LoadRun:
     """Run ``spec`` to the end and return its merged measurements."""
-    return asyncio.run(run_load_async(spec, progress))
+    return run_loop(spec, run_load_async(spec, progress))
 
 
 async def run_load_async(spec: LoadSpec, progress: Progress | None = None) -> LoadRun:
@@ -134,7 +155,7 @@ async def run_load_async(spec: LoadSpec, progress: Progress | None = None) -> Lo
             await workers.wait_ready()
             start_wall = time.time() + START_DELAY_S
             workers.go(start_wall)
-            sampler = asyncio.create_task(_watch(watches, spec, start_wall))
+            sampler = asyncio.create_task(watch_window(watches, spec, start_wall))
             ticks: dict[int, Tick] = {}
             for part in await workers.results(ticks, progress):
                 run.add(part)
@@ -198,9 +219,11 @@ class ReplicaRefused(TargetError):
     """The read replica is not a standby."""
 
 
-async def _watch(
+async def watch_window(
     watches: list[ServerWatch], spec: LoadSpec, start_wall: float
 ) -> list[ServerObservation]:
+    """Sample the servers through the measured window of a run that starts at
+    ``start_wall`` (wall clock); their observations, in the order given."""
     window_start = start_wall + spec.warmup
     await asyncio.sleep(max(0.0, window_start - time.time()))
     await asyncio.gather(*(asyncio.to_thread(w.begin) for w in watches))
@@ -340,7 +363,7 @@ def _process_main(
 ) -> None:
     coord = _ProcessCoordinator(index, messages, event, start)
     try:
-        result = asyncio.run(run_worker(spec, index, coord))
+        result = run_loop(spec, run_worker(spec, index, coord))
     except Exception as exc:
         try:
             pickle.dumps(exc)

@@ -80,6 +80,11 @@ class ScenarioRef:
     def is_reference(self) -> bool:
         return self.value == REFERENCE
 
+    @property
+    def is_sql_file(self) -> bool:
+        """A TOML/YAML scenario of SQL statements (the fast path's kind)."""
+        return Path(self.value).suffix in SQL_SUFFIXES
+
     def resolve(self) -> Scenario:
         if self.is_reference:
             return ReferenceScenario()

@@ -42,7 +42,8 @@ from __future__ import annotations
 import random
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from bisect import bisect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -77,6 +78,24 @@ class Generator:
         if self.kind == "zipf":
             return rng.choices(self.values, cum_weights=cumulative)[0]
         return rng.choice(self.values)
+
+    def compile(self) -> Callable[[random.Random], Any]:
+        """A draw with everything but the random number worked out once."""
+        values = self.values
+        if self.kind == "int_range":
+            low, span = values[0], values[1] - values[0] + 1
+            if span > 2**48:  # random() has 53 bits: keep every value reachable
+                high = values[1]
+                return lambda rng: rng.randint(low, high)
+            return lambda rng: low + int(rng.random() * span)
+        if self.kind == "zipf":
+            cumulative = _zipf_cumulative(len(values), self.exponent)
+            total, last = cumulative[-1], len(values) - 1
+            return lambda rng: values[
+                min(bisect(cumulative, rng.random() * total), last)
+            ]
+        count = len(values)
+        return lambda rng: values[int(rng.random() * count)]
 
 
 @dataclass(frozen=True)
@@ -285,14 +304,19 @@ def _parse_generator(where: str, spec: Any) -> Generator:
     return Generator(kind, (), value, float(exponent))
 
 
-def check_sql(where: str, text: str) -> None:
-    """One statement PostgreSQL can parse, else :class:`ScenarioError` at ``where``."""
-    numbered: dict[str, int] = {}
+def numbered(text: str) -> tuple[str, tuple[str, ...]]:
+    """The statement with ``$n`` placeholders, and the parameter names in order."""
+    names: dict[str, int] = {}
 
     def placeholder(match: re.Match[str]) -> str:
-        return f"${numbered.setdefault(match.group(1), len(numbered) + 1)}"
+        return f"${names.setdefault(match.group(1), len(names) + 1)}"
 
-    plain = _PLACEHOLDER.sub(placeholder, text).replace("%%", "%")
+    return _PLACEHOLDER.sub(placeholder, text).replace("%%", "%"), tuple(names)
+
+
+def check_sql(where: str, text: str) -> None:
+    """One statement PostgreSQL can parse, else :class:`ScenarioError` at ``where``."""
+    plain, _names = numbered(text)
     try:
         statements = pg_parser.parse_sql(plain)
     except pg_parser.ParseError as exc:

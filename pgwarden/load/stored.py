@@ -95,8 +95,17 @@ def summary_line(kind: str, data: dict[str, Any]) -> str:
         f"{data['scenario']} ({data['model']}), {load}: "
         f"{data['throughput_per_s']}/s, p95 {data['overall'].get('p95_ms')} ms, "
         f"{data['errors'].get('total')} errors; bottleneck "
-        f"{data['bottleneck'].get('resource')}"
+        f"{data['bottleneck'].get('resource')}{_shards(data.get('distributed'))}"
     )
+
+
+def _shards(distributed: object) -> str:
+    """``; 3 of 4 shards merged (1 lost)`` for a distributed run."""
+    if not isinstance(distributed, dict):
+        return ""
+    merged, shards = distributed.get("merged"), distributed.get("shards")
+    lost = distributed.get("lost")
+    return f"; {merged} of {shards} shards merged" + (f" ({lost} lost)" if lost else "")
 
 
 def figures(kind: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -113,7 +113,9 @@ def test_the_playbook_has_a_rule_per_step_with_thresholds_and_steps() -> None:
         "application cache hit ratio",
         "database cache hit ratio",
         "read replica gain",
+        "load generator",
     }
+    assert rules["load generator"]["scale"] is False  # no step was generator-bound
     assert rules["application cache hit ratio"]["scale"] is True  # 45 % at 100
     assert "1000 entries" in rules["application cache hit ratio"]["step"]
     assert rules["database cache hit ratio"]["scale"] is False
@@ -168,3 +170,13 @@ def test_a_plan_refuses_two_replicas_or_a_replica_without_reads() -> None:
         check_plan(spec, Plan(replica=True, replica_dsn="x", read_only=reads), "t")
     with pytest.raises(ConfigurationError, match="no read-only actions"):
         check_plan(spec, Plan(replica_dsn="host=replica"), "t")
+
+
+def test_a_generator_bound_step_is_named_a_lower_bound() -> None:
+    result = _result()
+    result["pool"]["steps"][1]["generator_saturated"] = True
+    size = result["pool"]["steps"][1]["size"]
+    book = build_playbook(result, 70, 50, 100)
+    [rule] = [r for r in book["rules"] if r["signal"] == "load generator"]
+    assert rule["scale"] is True and rule["measured"] == f"saturated at pool {size}"
+    assert "lower bound" in rule["step"]
