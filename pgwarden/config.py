@@ -247,6 +247,15 @@ class AlertSettings(Section):
     app_report_max_age_minutes: float = Field(
         3, gt=0, description="Ignore application pool reports older than this."
     )
+    error_rate_pct: float = Field(
+        1, ge=0, le=100, description="Alert when errors exceed this share of calls."
+    )
+    error_rate_min_errors: int = Field(
+        10, ge=1, description="The error rate alert needs at least this many errors."
+    )
+    error_rate_window_minutes: float = Field(
+        15, gt=0, le=1440, description="Error rates are measured over this window."
+    )
     for_minutes: dict[str, float] = Field(
         default_factory=dict, description="Per-rule pending time (rule = minutes)."
     )
@@ -380,6 +389,11 @@ class AdvisorSettings(Section):
         None, ge=0, description="Index advisor: byte budget of new indexes (MB)."
     )
     max_indexes: int = Field(10, ge=1, description="Index advisor: at most this many.")
+    allow_lock: bool = Field(
+        False,
+        description="Index advisor: plain CREATE INDEX on partitioned tables "
+        "(blocks writes while it builds).",
+    )
     min_gain_pct: float = Field(
         1, ge=0, description="Index advisor: an index must save this % of the cost."
     )
@@ -705,6 +719,16 @@ class ReviewSettings(Section):
     )
     report_dir: Path | None = Field(
         None, description="Also write each review (md, html, json) here."
+    )
+    active_users_query: str | None = Field(
+        None,
+        max_length=10_000,
+        description="One SELECT counting active users in %(start)s..%(end)s.",
+    )
+    active_tenants_query: str | None = Field(
+        None,
+        max_length=10_000,
+        description="One SELECT counting active tenants in %(start)s..%(end)s.",
     )
 
 

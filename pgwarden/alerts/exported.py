@@ -20,7 +20,7 @@ from pgwarden.alerts.facts import Facts
 from pgwarden.alerts.gather import gather
 from pgwarden.collect import history
 from pgwarden.config import AlertSettings
-from pgwarden.observe.prometheus import Family, render
+from pgwarden.observe.prometheus import Family, error_families, render
 
 Samples = tuple[tuple[Mapping[str, str], float], ...]
 
@@ -35,6 +35,9 @@ NAMES = (
     "pgwarden_statement_evictions_last_hour",
     "pgwarden_index_bloat_ratio",
     "pgwarden_app_pool_utilisation_ratio",
+    "pgwarden_errors",
+    "pgwarden_error_rate_per_minute",
+    "pgwarden_error_share_ratio",
 )
 
 
@@ -70,6 +73,7 @@ def families(f: Facts, s: AlertSettings) -> list[Family]:
                "Application pool connections in use / pool size, as reported.",
                samples=tuple(({"pool": p.source}, float(p.utilisation))
                              for p in f.app_pools if p.utilisation is not None)),
+        *error_families(f.error_rates),
     ]  # fmt: skip
     return found
 

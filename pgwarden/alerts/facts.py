@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pgwarden.alerts.app_reports import AppPool
+from pgwarden.observe.errors import ErrorRates
 
 #: inputs of the rules
 HISTORY = "history"  # the collector's database series
@@ -22,6 +23,7 @@ REPLICATION = "replication"
 XID = "xid"
 BLOAT = "bloat"
 APP = "app"  # fresh application pool reports
+ERRORS = "errors"  # error counts: the server log read or an application reporting
 
 
 @dataclass(frozen=True)
@@ -92,4 +94,6 @@ class Facts:
     index_bloat: tuple[IndexBloat, ...] = ()
     #: application connection pools reported recently
     app_pools: tuple[AppPool, ...] = ()
+    #: errors by class over ``alerts.error_rate_window_minutes`` before ``now``
+    error_rates: ErrorRates | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)

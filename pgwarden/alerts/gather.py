@@ -22,6 +22,7 @@ from pgwarden.alerts.facts import Facts, IndexBloat, Replica, Session, SlowState
 from pgwarden.collect import history
 from pgwarden.config import AlertSettings
 from pgwarden.errors import MissingCapability
+from pgwarden.observe.errors import error_rates
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def gather(
         _collected(repo_conn, target_id, now, settings, found)
         _slowlog(repo_conn, target_id, now, settings, found)
         _app(repo_conn, target_id, now, settings, found)
+        _errors(repo_conn, target_id, now, settings, found)
     if target_conn is not None:
         _live(target_conn, found)
     sources = frozenset(found.pop("sources"))
@@ -133,6 +135,23 @@ def _app(
             found["sources"].add(src.APP)
 
     _guard(found, "application reports", read)
+
+
+def _errors(
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    now: datetime,
+    s: AlertSettings,
+    found: dict[str, Any],
+) -> None:
+    def read() -> None:
+        since = now - timedelta(minutes=s.error_rate_window_minutes)
+        rates = error_rates(conn, target_id, since, now)
+        found["error_rates"] = rates
+        if rates.recorded:
+            found["sources"].add(src.ERRORS)
+
+    _guard(found, "error counts", read)
 
 
 def _live(conn: psycopg.Connection[Any], found: dict[str, Any]) -> None:

@@ -61,6 +61,10 @@ EXPRESSIONS: dict[str, Expr] = {
         f"time() - pgwarden_interval_end_timestamp_seconds > "
         f"{s.collector_silent_minutes * 60:g}"
     ),
+    "error_rate": lambda s: (
+        f"pgwarden_error_share_ratio > {s.error_rate_pct / 100:g}"
+        f" and sum without (class) (pgwarden_errors) >= {s.error_rate_min_errors}"
+    ),
 }
 
 

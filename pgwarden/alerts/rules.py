@@ -243,6 +243,25 @@ def statement_evictions(f: Facts, s: AlertSettings, t: Thresholds) -> list[Obser
     )]  # fmt: skip
 
 
+def error_rate(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
+    """Errors above a share of calls, once there are enough of them to mean it."""
+    rates = f.error_rates
+    if rates is None or rates.share is None or rates.errors < s.error_rate_min_errors:
+        return []
+    pct = 100 * rates.share
+    if pct <= s.error_rate_pct:
+        return []
+    severity: Severity = "critical" if pct >= 10 * s.error_rate_pct else "warning"
+    classes = ", ".join(f"{name} {n}" for name, n in rates.by_class.items())
+    return [_obs(
+        "error_rate", severity, pct,
+        f"errors at {pct:.1f} % of calls",
+        f"{rates.errors} errors in the last {s.error_rate_window_minutes:g} min = "
+        f"{pct:.2f} % of {rates.calls} calls ({rates.calls_source}), above "
+        f"{s.error_rate_pct:g} %: {classes}.",
+    )]  # fmt: skip
+
+
 def collector_silent(f: Facts, s: AlertSettings, t: Thresholds) -> list[Observation]:
     limit = timedelta(minutes=s.collector_silent_minutes)
     last = f.last_collect_at
@@ -286,6 +305,8 @@ BUILTIN: tuple[Rule, ...] = (
          statement_evictions, "pg_stat_statements evicting entries."),
     Rule("collector_silent", "critical", 0 * _M, src.COLLECTOR, collector_silent,
          "No collection cycle recently."),
+    Rule("error_rate", "warning", 0 * _M, src.ERRORS, error_rate,
+         "Errors above a share of calls (server log and application reports)."),
 )  # fmt: skip
 RULES: dict[str, Rule] = {r.name: r for r in BUILTIN}
 

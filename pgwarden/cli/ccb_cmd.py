@@ -579,15 +579,23 @@ def action_add(
         int | None, typer.Option("--request", help="Related change request.")
     ] = None,
     by: ByOption = None,
+    measure: Annotated[
+        str | None,
+        typer.Option("--measure", help="Business measure it should move."),
+    ] = None,
 ) -> None:
-    """Add an action item."""
+    """Add an action item (reviews show its measure's figure next to it)."""
     from pgwarden.ops.ccb import board
+    from pgwarden.ops.review import measures
 
     rt = runtime(ctx)
+    if measure is not None:
+        measures.measure(measure)
     with pg.connect(rt.repository_dsn()) as conn:
         row = board.add_action(
-            conn, title, owner, _day(due, "--due"), request_id, _who(by), key=_key(rt)
-        )
+            conn, title, owner, _day(due, "--due"), request_id, _who(by),
+            key=_key(rt), measure=measure,
+        )  # fmt: skip
         _witnessed(rt, conn)
     err.print(f"action item {row['id']} added, due {row['due']}")
 

@@ -34,11 +34,12 @@ def metrics(
 
     rt = runtime(ctx)
     name = rt.target_name()
+    now = datetime.now(UTC)
     with pg.connect(rt.repository_dsn()) as repo:
         found = target_id(repo, name)
         with _target(rt, found) as target:
             result = performance_metrics(
-                repo, found, datetime.now(UTC), rt.settings, target_name=name,
+                repo, found, now, rt.settings, target_name=name,
                 target_conn=target, target_dsn=rt.target_dsn(),
                 include_own=include_own,
             )  # fmt: skip
@@ -72,6 +73,7 @@ def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
         ("connection utilisation", conns.get("utilisation")),
         ("slow queries / minute", data["slow_queries_per_minute"]["total"]),
         ("unused indexes", _unused(data)),
+        *_error_rows(data["error_rates"]),
         ("own statements left out", _own(data["own_statements"])),
         *(("note", note) for note in data["notes"]),
     ]
@@ -81,6 +83,22 @@ def _print_metrics(fmt: str, data: dict[str, Any]) -> None:
     tables = [(f"{t['schema']}.{t['table']}", t["total_size_bytes"], t["rows"],
                t["growth_bytes_per_day"]) for t in data["table_sizes"]]  # fmt: skip
     emit_rows(fmt, "tables", ["table", "total_bytes", "rows", "growth_per_day"], tables)
+
+
+def _error_rows(rates: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    if rates is None or not rates["recorded"]:
+        return [
+            ("errors / minute", "not recorded (no server log read, no app reports)")
+        ]
+    share = rates["share"]
+    classes = ", ".join(f"{k} {n}" for k, n in rates["by_class"].items())
+    return [
+        (f"errors / minute (last {rates['minutes']:g} min)",
+         f"{rates['per_minute']:.2f} ({rates['errors']} errors)"),
+        ("error share of calls",
+         "calls not recorded" if share is None else f"{100 * share:.3f} %"),
+        ("errors by class", classes or "none"),
+    ]  # fmt: skip
 
 
 def _unused(data: dict[str, Any]) -> str | None:

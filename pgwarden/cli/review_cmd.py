@@ -18,6 +18,11 @@ app = typer.Typer(
     help="Post-launch reviews: daily, then weekly, then monthly from the launch date.",
     invoke_without_command=True,
 )
+measure_app = typer.Typer(
+    help="Business measures: adoption, satisfaction, support tickets.",
+    no_args_is_help=True,
+)
+app.add_typer(measure_app, name="measure")
 
 FormatOption = Annotated[str | None, typer.Option("--format", help="md or json.")]
 OutOption = Annotated[
@@ -221,3 +226,127 @@ def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     return value
+
+
+@measure_app.command("add", context_settings={"ignore_unknown_options": True})
+def measure_add(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="active_users, active_tenants, csat, nps, tickets_opened, "
+            "tickets_closed or tickets_open."
+        ),
+    ],
+    value: Annotated[str, typer.Argument(help="Its value (NPS may be negative).")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="The time the value is for (default: now)."),
+    ] = None,
+    responses: Annotated[
+        int | None, typer.Option("--responses", help="Responses (csat, nps).")
+    ] = None,
+) -> None:
+    """Record one reading; the same measure and time again replaces it."""
+    from pgwarden import pg
+    from pgwarden.ops.review import measures
+    from pgwarden.reports import register_target
+
+    rt = runtime(ctx)
+    tz = _zone_of(rt)
+    when = _now() if at is None else measures.timestamp(at, tz)
+    reading = measures.check(name, value, when, responses)
+    with pg.connect(rt.repository_dsn()) as repo:
+        found = register_target(repo, rt.target_dsn())
+        measures.record(repo, found.id, [reading], "cli", _who())
+    err.print(
+        f"{reading.name} = {reading.value:g} at {reading.at.isoformat()} "
+        f"recorded for {found.name}"
+    )
+
+
+@measure_app.command("import")
+def measure_import(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="CSV: name,value,at[,responses][,target].")
+    ],
+    fmt: Annotated[str | None, typer.Option("--format", help="table or json.")] = None,
+) -> None:
+    """Record a CSV file's readings; bad rows are reported (exit 1), good kept."""
+    from pgwarden import pg
+    from pgwarden.ops.review import measures
+    from pgwarden.reports import register_target
+
+    rt = runtime(ctx)
+    parsed = measures.parse_csv(_read_bounded(file, measures), _zone_of(rt))
+    with pg.connect(rt.repository_dsn()) as repo:
+        stored, rejected = measures.store_parsed(
+            repo, parsed, lambda: register_target(repo, rt.target_dsn()).id,
+            "csv", _who(),
+        )  # fmt: skip
+    result = {
+        "imported": stored,
+        "rejected": len(rejected),
+        "reasons": [r.as_dict() for r in rejected],
+    }
+    if rt.output_format(fmt, "table", ("table", "json")) == "json":
+        emit_json(result)
+    for r in rejected[:50]:
+        err.print(f"{file.name}: line {r.line}: {r.reason}")
+    err.print(f"imported {stored} readings, rejected {len(rejected)} rows")
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _read_bounded(file: Path, measures: Any) -> bytes:
+    try:
+        with file.open("rb") as handle:
+            data: bytes = handle.read(measures.MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"{file}: cannot read ({exc.strerror})") from None
+    return data
+
+
+@measure_app.command("list")
+def measure_list(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only this measure.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 100,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="table, json or md.")
+    ] = None,
+) -> None:
+    """The target's recorded readings, newest first."""
+    from pgwarden import pg
+    from pgwarden.ops.review import measures
+    from pgwarden.reports import register_target
+
+    rt = runtime(ctx)
+    with pg.connect(rt.repository_dsn()) as repo:
+        found = register_target(repo, rt.target_dsn())
+        rows = measures.listed(repo, found.id, name, limit)
+    chosen = rt.output_format(fmt)
+    if chosen == "json":
+        emit_json(rows)
+        return
+    cols = ("name", "recorded_at", "value", "responses", "source", "recorded_by")
+    emit_rows(
+        chosen,
+        f"business measures of {found.name}",
+        cols,
+        [[_cell(r[c]) for c in cols] for r in rows],
+    )
+
+
+def _zone_of(rt: Runtime) -> Any:
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(rt.settings.timezone)
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError(
+            f"timezone: unknown time zone {rt.settings.timezone!r}"
+        ) from exc

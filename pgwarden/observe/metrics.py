@@ -12,7 +12,9 @@ import psycopg
 from pgwarden.collect import history
 from pgwarden.collect.kinds import WINDOW
 from pgwarden.config import Settings
+from pgwarden.errors import MissingCapability
 from pgwarden.observe import analysis, gather, hours, indexes
+from pgwarden.observe.errors import ErrorRates, error_rates
 from pgwarden.observe.model import (
     CacheHit,
     OwnStatements,
@@ -54,6 +56,7 @@ def performance_metrics(
     empty = _empty(now, settings, target_name, app_cache_ratio)
     if target_id is None:
         return _live(empty, target_conn, "no history for this target yet")
+    empty = replace(empty, error_rates=_errors(repo_conn, target_id, now, settings))
     last = history.latest_interval(repo_conn, target_id)
     db = gather.points_at(repo_conn, "database", target_id, last.ts) if last else []
     if last is None or not db:
@@ -64,6 +67,18 @@ def performance_metrics(
     return _from_history(
         repo_conn, target_id, now, settings, empty, point, target, cache
     )
+
+
+def _errors(
+    conn: psycopg.Connection[Any], target_id: int, now: datetime, settings: Settings
+) -> ErrorRates | None:
+    """The errors of the alert window, as the ``error_rate`` rule judges them;
+    None while the repository lacks their tables."""
+    since = now - timedelta(minutes=settings.alerts.error_rate_window_minutes)
+    try:
+        return error_rates(conn, target_id, since, now)
+    except MissingCapability:
+        return None
 
 
 def _empty(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgwarden.observe.errors import ErrorRates
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,13 @@ class PerformanceMetrics:
     #: indexes unused by index health's definition (``pgwarden indexes health``)
     unused_indexes: int | None = None
     collect_interval_seconds: int | None = None
+    #: errors of the alert window (``alerts.error_rate_window_minutes``)
+    error_rates: ErrorRates | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ISO timestamps, floats rounded to 6 places, queryids as text."""
-        data = asdict(self)
+        data = asdict(replace(self, error_rates=None))
+        data["error_rates"] = self.error_rates.as_dict() if self.error_rates else None
         data["generated_at"] = self.generated_at.isoformat()
         data["interval_end"] = _iso(self.interval_end)
         data["active_connections"] = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from pgwarden.observe.errors import ErrorRates
 from pgwarden.observe.model import IndexUsage, PerformanceMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -141,6 +142,25 @@ def _tables(m: PerformanceMetrics) -> list[Family]:
         Family("pgwarden_table_rows", "Estimated live rows.", samples=pick("rows")),
         Family("pgwarden_table_growth_bytes_per_day", "Growth over the last 7 days.",
                samples=pick("growth_bytes_per_day")),
+    ]  # fmt: skip
+
+
+def error_families(rates: ErrorRates | None) -> list[Family]:
+    """Errors of the alert window by class, per minute and as a share of calls
+    (:func:`pgwarden.observe.errors.error_rates`); none when not recorded."""
+    if rates is None or not rates.recorded:
+        return []
+    window = f"the last {rates.minutes:g} min (alerts.error_rate_window_minutes)"
+    classes = tuple(({"class": k}, float(n)) for k, n in rates.by_class.items())
+    return [
+        Family("pgwarden_errors",
+               f"Errors in {window} by class: per class the larger count of the "
+               "server log and the application reports.",
+               samples=classes or (({"class": "none"}, 0.0),)),
+        _one("pgwarden_error_rate_per_minute", f"Errors per minute over {window}.",
+             rates.per_minute),
+        _one("pgwarden_error_share_ratio", f"Errors / calls over {window}.",
+             rates.share),
     ]  # fmt: skip
 
 

@@ -1051,3 +1051,87 @@ ALTER TABLE pgwarden.slow_query_log
         CHECK (source IN ('server_log', 'activity', 'application', 'statements')),
     ADD COLUMN exactness text CHECK (exactness IN ('exact', 'mean', 'max')),
     ADD COLUMN executions integer NOT NULL DEFAULT 1 CHECK (executions >= 1);
+
+-- Errors by class per minute (0019): the server log's ERROR/FATAL/PANIC records and
+-- applications' reports; see migrations/0019_error_counts.sql.
+CREATE TABLE pgwarden.error_count (
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    minute timestamptz NOT NULL,
+    source text NOT NULL CHECK (source IN ('server_log', 'application')),
+    origin text NOT NULL DEFAULT '',
+    class text NOT NULL CHECK (class ~ '^[a-z][a-z0-9_]{0,62}$'),
+    errors bigint NOT NULL CHECK (errors >= 0),
+    PRIMARY KEY (target_id, minute, source, origin, class)
+);
+
+CREATE TABLE pgwarden.error_calls (
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    minute timestamptz NOT NULL,
+    origin text NOT NULL,
+    calls bigint NOT NULL CHECK (calls >= 0),
+    PRIMARY KEY (target_id, minute, origin)
+);
+
+-- When each source was read (the server log) or reported (an application): from
+-- first_at to last_at its silence means no errors, before and after it means
+-- "not recorded".
+CREATE TABLE pgwarden.error_source (
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    source text NOT NULL CHECK (source IN ('server_log', 'application')),
+    origin text NOT NULL DEFAULT '',
+    first_at timestamptz NOT NULL,
+    last_at timestamptz NOT NULL,
+    PRIMARY KEY (target_id, source, origin)
+);
+
+-- Business measures (0020): adoption, satisfaction and support tickets recorded by
+-- people or systems, one reading per target, measure and time; an action item may
+-- follow a measure. See migrations/0020_business_measures.sql.
+CREATE TABLE pgwarden.business_measure (
+    target_id bigint NOT NULL REFERENCES pgwarden.target (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (name IN ('active_users', 'active_tenants', 'csat',
+        'nps', 'tickets_opened', 'tickets_closed', 'tickets_open')),
+    recorded_at timestamptz NOT NULL,
+    value double precision NOT NULL CHECK (value BETWEEN -1e15 AND 1e15),
+    responses integer CHECK (responses > 0),
+    source text NOT NULL CHECK (source IN ('cli', 'csv', 'api')),
+    recorded_by text NOT NULL,
+    entered_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_id, name, recorded_at)
+);
+
+ALTER TABLE pgwarden.ccb_action_item
+    ADD COLUMN measure text CHECK (measure IN ('active_users', 'active_tenants',
+        'csat', 'nps', 'tickets_opened', 'tickets_closed', 'tickets_open'));
+
+-- Distributed load runs (0021): one row per shard of a `pgwarden load run
+-- --distributed N`. The coordinator writes the shard's spec (scenario text included,
+-- never a password) and the agreed start on the repository's clock, and queues a
+-- load_shard job; the worker that takes the job claims the row, writes a heartbeat
+-- and its last second's progress while it runs, then its result (encoded
+-- HdrHistograms, counts, errors, per-second totals, generator CPU) or the reason
+-- it failed. A shard not picked up in time, or whose heartbeat stops, is marked
+-- lost by the coordinator; the rows are deleted when the run is merged.
+CREATE TABLE pgwarden.load_shard (
+    run_id uuid NOT NULL,
+    shard integer NOT NULL CHECK (shard >= 0),
+    shards integer NOT NULL CHECK (shards > shard),
+    target text NOT NULL,
+    spec jsonb NOT NULL,
+    start_at timestamptz NOT NULL,
+    window_end timestamptz NOT NULL,
+    job_id bigint,
+    status text NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'running', 'done', 'failed', 'lost')),
+    worker text,
+    picked_at timestamptz,
+    heartbeat_at timestamptz,
+    late_s double precision,
+    progress jsonb,
+    result jsonb,
+    reason text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, shard)
+);
+
+CREATE INDEX load_shard_created_idx ON pgwarden.load_shard (created_at);

@@ -1,7 +1,8 @@
 """Slow query capture beside collection: server log, activity samples, upkeep.
 
-Each collection cycle reads the server log's new lines and, about once an hour,
-creates the coming days' partitions and drops those past ``retention_days``.
+Each collection cycle reads the server log's new lines (slow statements and errors
+by class) and, about once an hour, creates the coming days' partitions and drops
+those (and the error counts) past ``retention_days``.
 pg_stat_activity is sampled on its own, more frequent schedule
 (:mod:`pgwarden.slowlog.schedule`). Every step reports a failure through ``report``
 and returns: slow query capture never stops collection. A log record or sampled
@@ -24,7 +25,7 @@ from pgwarden import pg
 from pgwarden.config import SlowQuerySettings
 from pgwarden.errors import PgwardenError
 from pgwarden.skipped import Skipped
-from pgwarden.slowlog import activity, param_values
+from pgwarden.slowlog import activity, failures, param_values
 from pgwarden.slowlog.model import SlowQuery
 from pgwarden.slowlog.partitions import apply_retention, ensure_partitions
 from pgwarden.slowlog.remotelog import ingest_remote_log
@@ -85,6 +86,7 @@ def upkeep(repo_conn: Conn, now: datetime, retention_days: int) -> Upkeep:
         created = ensure_partitions(repo_conn, now)
         dropped = apply_retention(repo_conn, now, retention_days)
         param_values.apply_retention(repo_conn, now, retention_days)
+        failures.apply_retention(repo_conn, now, retention_days)
     return Upkeep(tuple(created), tuple(dropped))
 
 

@@ -10,8 +10,9 @@ with its caller (``module:function:line`` of the application frame that ran it).
 parameters are never recorded, only the statement text. For asyncpg see
 :mod:`pgwarden.slowlog.client_asyncpg`, which buffers into the same recorder.
 
-:class:`PoolReporter` reports a psycopg_pool pool (size, in use, waiting) and the
-application cache's counters to ``POST /api/ingest/app-metrics``.
+:class:`PoolReporter` reports a psycopg_pool pool (size, in use, waiting), the
+application cache's counters and the recorder's calls and errors by SQLSTATE since
+the previous report (:class:`CallCounter`) to ``POST /api/ingest/app-metrics``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, Self
@@ -97,8 +99,60 @@ def statement_text(query: Query, cursor: psycopg.Cursor[Any]) -> str:
     return _PLACEHOLDER_RE.sub(number, text)
 
 
+_SQLSTATE_RE = re.compile(r"^[0-9A-Z]{5}\Z")
+
+
+def error_key(exc: BaseException) -> str | None:
+    """How a failed call is reported: its SQLSTATE (``statement_timeout`` for a
+    57014 that statement_timeout caused), ``connection_failure`` for a driver error
+    without one, None for an error that is not the database's."""
+    code = getattr(exc, "sqlstate", None)
+    if isinstance(code, str) and _SQLSTATE_RE.match(code):
+        diag = getattr(exc, "diag", None)
+        message = getattr(diag, "message_primary", None) or getattr(exc, "message", "")
+        if code == "57014" and "statement timeout" in str(message or ""):
+            return "statement_timeout"
+        return code
+    if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ in (
+        "ConnectionDoesNotExistError", "InterfaceError",
+    ):  # fmt: skip
+        return "connection_failure"
+    return None
+
+
+class CallCounter:
+    """Calls and errors by SQLSTATE since the last :meth:`take` (thread safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._errors: Counter[str] = Counter()
+
+    def count(self, error: BaseException | None = None) -> None:
+        """One call, failed with ``error`` when given."""
+        key = None if error is None else error_key(error)
+        with self._lock:
+            self._calls += 1
+            if key is not None:
+                self._errors[key] += 1
+
+    def take(self) -> tuple[int, dict[str, int]]:
+        """The calls and errors since the last take, and start again from zero."""
+        with self._lock:
+            taken = (self._calls, dict(self._errors))
+            self._calls, self._errors = 0, Counter()
+        return taken
+
+    def give_back(self, calls: int, errors: dict[str, int]) -> None:
+        """Counts a failed report did not deliver: they go in the next one."""
+        with self._lock:
+            self._calls += calls
+            self._errors.update(errors)
+
+
 class SlowQueryRecorder:
-    """Buffers slow statements and hands them to a sink on :meth:`flush`."""
+    """Buffers slow statements and hands them to a sink on :meth:`flush`; counts
+    every call and its errors by SQLSTATE in :attr:`calls`."""
 
     def __init__(
         self,
@@ -112,6 +166,7 @@ class SlowQueryRecorder:
         self.max_buffer = max_buffer
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self.calls = CallCounter()
 
     def observe(
         self, cursor: psycopg.Cursor[Any], query: Query, duration_ms: float
@@ -181,18 +236,24 @@ class TimingCursor(psycopg.Cursor[Row]):
         binary: bool | None = None,
     ) -> Self:
         start = time.perf_counter()
+        failed: BaseException | None = None
         try:
             return super().execute(query, params, prepare=prepare, binary=binary)
+        except BaseException as exc:
+            failed = exc
+            raise
         finally:
             if self.recorder is not None:
                 elapsed = (time.perf_counter() - start) * 1000
+                self.recorder.calls.count(failed)
                 self.recorder.observe(self, query, elapsed)
 
 
 # -- connection pool and cache reports ------------------------------------------------
 #
 #     reporter = PoolReporter(pool, post_json("https://pgwarden/api/ingest/app-metrics",
-#                                             token), cache=lambda: (hits, misses))
+#                                             token), cache=lambda: (hits, misses),
+#                             calls=recorder.calls)
 #     reporter.start()   # a report every 15 s from a daemon thread; reporter.stop()
 
 ReportSink = Callable[[dict[str, Any]], None]
@@ -222,54 +283,71 @@ def post_json(url: str, token: str | None = None, timeout: float = 5.0) -> Repor
 
 
 def pool_report(
-    pool: StatsPool,
+    pool: StatsPool | None,
     *,
     source: str = "app",
     cache: Callable[[], tuple[int, int]] | None = None,
+    calls: tuple[int, dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     """One report as ``POST /api/ingest/app-metrics`` takes it.
 
     ``pool_size`` is the pool's maximum size, ``in_use`` the connections lent out
     (open minus idle), ``waiting`` the requests queued for one; ``cache`` returns the
-    application cache's (hits, misses).
+    application cache's (hits, misses); ``calls`` are the calls and errors by
+    SQLSTATE since the previous report (:meth:`CallCounter.take`).
     """
-    stats = pool.get_stats()
-    opened, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
-    report: dict[str, Any] = {
-        "source": source,
-        "pool_size": stats.get("pool_max", opened),
-        "in_use": max(opened - idle, 0),
-        "waiting": stats.get("requests_waiting", 0),
-    }
+    report: dict[str, Any] = {"source": source}
+    if pool is not None:
+        stats = pool.get_stats()
+        opened, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        report["pool_size"] = stats.get("pool_max", opened)
+        report["in_use"] = max(opened - idle, 0)
+        report["waiting"] = stats.get("requests_waiting", 0)
     if cache is not None:
         report["cache_hits"], report["cache_misses"] = cache()
+    if calls is not None:
+        report["calls"], report["errors"] = calls
     return report
 
 
 class PoolReporter:
-    """Sends :func:`pool_report` to a sink now (:meth:`report`) or periodically."""
+    """Sends :func:`pool_report` to a sink now (:meth:`report`) or periodically;
+    with ``calls`` (e.g. a recorder's :attr:`SlowQueryRecorder.calls`) the calls and
+    errors since the previous report go with it, and back to the counter when the
+    sink fails."""
 
     def __init__(
         self,
-        pool: StatsPool,
+        pool: StatsPool | None,
         sink: ReportSink,
         *,
         source: str = "app",
         cache: Callable[[], tuple[int, int]] | None = None,
         interval_s: float = 15.0,
+        calls: CallCounter | None = None,
     ) -> None:
         self.pool = pool
         self.sink = sink
         self.source = source
         self.cache = cache
         self.interval_s = interval_s
+        self.calls = calls
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def report(self) -> dict[str, Any]:
-        """Send one report now and return it; a failing sink raises."""
-        document = pool_report(self.pool, source=self.source, cache=self.cache)
-        self.sink(document)
+        """Send one report now and return it; a failing sink raises (and the calls
+        and errors it carried wait for the next report)."""
+        taken = self.calls.take() if self.calls is not None else None
+        try:
+            document = pool_report(
+                self.pool, source=self.source, cache=self.cache, calls=taken
+            )
+            self.sink(document)
+        except BaseException:
+            if self.calls is not None and taken is not None:
+                self.calls.give_back(*taken)
+            raise
         return document
 
     def start(self) -> Self:

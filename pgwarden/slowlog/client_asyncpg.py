@@ -9,6 +9,8 @@
 ``execute``, ``executemany``, ``fetch``, ``fetchrow`` and ``fetchval`` are timed; a
 call above the recorder's threshold is buffered with its caller (``module:function:
 line`` of the application frame that awaited it), exactly as the psycopg helper does.
+Every call, and its error by SQLSTATE, is counted in the recorder's ``calls`` (sent
+by :class:`~pgwarden.slowlog.client.PoolReporter` with ``calls=recorder.calls``).
 asyncpg already sends ``$n`` placeholders, so the statement text is kept as written;
 the arguments are never recorded.
 """
@@ -59,9 +61,15 @@ class TimedConnection(asyncpg.Connection):  # type: ignore[misc]
 
     async def _timed(self, query: str, run: Awaitable[T]) -> T:
         start = time.perf_counter()
+        failed: BaseException | None = None
         try:
             return await run
+        except BaseException as exc:
+            failed = exc
+            raise
         finally:
+            if self.recorder is not None:
+                self.recorder.calls.count(failed)
             self._observe(query, (time.perf_counter() - start) * 1000)
 
     def _observe(self, query: str, duration_ms: float) -> None:

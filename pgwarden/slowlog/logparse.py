@@ -50,6 +50,7 @@ _DURATION_RE = re.compile(
 _TS_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)\s*(\S{0,64})$")
 _OFFSET_RE = re.compile(r"^([+-])(\d\d):?(\d\d)?$")
 _INT_RE = re.compile(r"^-?[0-9]{1,20}$")
+_SQLSTATE_RE = re.compile(r"^[0-9A-Z]{5}\Z")
 #: csvlog columns (PostgreSQL 14+; 13 lacks the last two).
 _CSV_COLUMNS = (
     "timestamp", "user", "dbname", "pid", "remote", "session_id", "line_num", "ps",
@@ -80,6 +81,10 @@ class LogEntry:
     application_name: str | None = None
     query_id: int | None = None
     detail: str | None = None  # bound parameters of an execute
+    #: ``ERROR``, ``FATAL``, ``LOG``… as written (cut to 16 characters)
+    severity: str | None = None
+    #: the five-character SQLSTATE, or None when absent or malformed
+    sqlstate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,20 @@ def _entry(data: Mapping[str, Any], now: datetime | None) -> LogEntry:
         application_name=_name(data.get("application_name")),
         query_id=_int(data.get("query_id"), "query_id", _INT8_LIMIT),
         detail=clean(data["detail"]) if isinstance(data.get("detail"), str) else None,
+        severity=_severity(data.get("error_severity")),
+        sqlstate=_sqlstate(data.get("state_code")),
     )
+
+
+def _severity(value: Any) -> str | None:
+    return clean(value[:16]) if isinstance(value, str) and value else None
+
+
+def _sqlstate(value: Any) -> str | None:
+    """A SQLSTATE as PostgreSQL writes it (five of 0-9 A-Z), else None."""
+    if isinstance(value, str) and _SQLSTATE_RE.match(value):
+        return value
+    return None
 
 
 def clean(text: str) -> str:

@@ -19,7 +19,7 @@ import psycopg
 
 from pgwarden import pg
 from pgwarden.skipped import Skipped
-from pgwarden.slowlog import store
+from pgwarden.slowlog import failures, store
 from pgwarden.slowlog.serverlog import (
     HEAD_BYTES,
     MAX_RECORD_BYTES,
@@ -85,8 +85,8 @@ def ingest_remote_log(
     observer: Observer | None = None,
     database: str | None = None,
 ) -> LogIngest:
-    """Read what is new in the server's log files and store their slow statements
-    (only those of ``database`` when given)."""
+    """Read what is new in the server's log files, store their slow statements and
+    count their errors by class (only those of ``database`` when given)."""
     with pg.guarded("server log through pg_ls_logdir"):
         files = pg.fetch_all(target_conn, pg.query("slowlog", "ls_logdir"))
     totals = LogIngest(0, 0, 0, 0)
@@ -96,6 +96,7 @@ def ingest_remote_log(
         result = _ingest(target_conn, state, int(row["size"]), thresholds,
                          retention_days, observer, database)  # fmt: skip
         totals = add(totals, result)
+    failures.log_read(repo_conn, target_id)
     return totals
 
 
@@ -145,8 +146,8 @@ def _ingest(
     for entries, used in batches(lines_of(stream), fmt, skipped=skipped, start=offset):
         with state.conn.transaction():
             stored += store_entries(state.conn, state.target_id, entries, thresholds,
-                                    retention_days, observer, skipped,
-                                    database)  # fmt: skip
+                                    retention_days, observer, skipped, database,
+                                    count_errors=True)  # fmt: skip
             read_bytes, count = read_bytes + used, count + len(entries)
             state.save(offset + read_bytes, head)
     if read_bytes == 0 and end < size:  # one record longer than a cycle's read

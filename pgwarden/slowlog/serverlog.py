@@ -31,7 +31,7 @@ import psycopg
 
 from pgwarden import pg
 from pgwarden.skipped import Skipped
-from pgwarden.slowlog import store
+from pgwarden.slowlog import failures, store
 from pgwarden.slowlog.logparse import (
     BadLogRecord,
     LogEntry,
@@ -289,11 +289,16 @@ def store_entries(
     observer: Observer | None = None,
     skipped: Skipped | None = None,
     database: str | None = None,
+    *,
+    count_errors: bool = False,
 ) -> int:
     """Store the slow statements of ``entries`` (only those of ``database`` when
     given); a statement that cannot be normalised or stored is left out and
-    counted in ``skipped``."""
+    counted in ``skipped``. With ``count_errors`` the failed records are counted
+    by class too (:mod:`pgwarden.slowlog.failures`), in the caller's transaction."""
     entries = [e for e in entries if database is None or e.database == database]
+    if count_errors:
+        failures.record_log(conn, target_id, failures.count(entries))
     skipped = skipped if skipped is not None else Skipped()
     workload = (s for s in slow_statements(entries, skipped) if not _pgwardens(s))
     found = classify_all(workload, thresholds, skipped)
@@ -323,11 +328,12 @@ def ingest_server_log(
     observer: Observer | None = None,
     database: str | None = None,
 ) -> LogIngest:
-    """Read what is new in the log file(s) and store their slow statements.
+    """Read what is new in the log file(s), store their slow statements and count
+    their errors by class (:mod:`pgwarden.slowlog.failures`).
 
     With an ``observer`` the categorical parameter values of every logged statement
     are counted too (:mod:`pgwarden.slowlog.param_values`); with a ``database`` only
-    that database's statements are kept.
+    that database's statements and errors are kept.
     """
     totals = LogIngest(0, 0, 0, 0)
     for path in log_files(Path(log_dir_or_file)):
@@ -335,6 +341,7 @@ def ingest_server_log(
             repo_conn, target_id, path, thresholds, retention_days, observer, database
         )
         totals = add(totals, result)
+    failures.log_read(repo_conn, target_id)
     return totals
 
 
@@ -371,7 +378,7 @@ def _ingest_file(
             with conn.transaction():
                 stored += store_entries(conn, target_id, entries, thresholds,
                                         retention_days, observer, skipped,
-                                        database)  # fmt: skip
+                                        database, count_errors=True)  # fmt: skip
                 read, count = read + size, count + len(entries)
                 state = [target_id, _path_key(path), stat.st_ino, offset + read]
                 digest = _digest(stream, offset + read)
@@ -425,7 +432,8 @@ def ingest_stream(
     retention_days: int = store.RETENTION_DAYS,
     observer: Observer | None = None,
 ) -> LogIngest:
-    """Ingest a whole stream (e.g. stdin) without remembering a position."""
+    """Ingest a whole stream (e.g. stdin) without remembering a position; its
+    errors are not counted (a stream read twice would count them twice)."""
     first = stream.readline(LINE_BYTES)
     chosen = fmt or ("jsonlog" if first.lstrip().startswith(b"{") else "csvlog")
     lines = itertools.chain([first], lines_of(stream))

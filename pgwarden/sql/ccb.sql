@@ -63,8 +63,8 @@ WHERE d.deployed_at >= %(since)s
 ORDER BY d.deployed_at;
 
 -- name: insert_action
-INSERT INTO pgwarden.ccb_action_item (request_id, title, owner, due)
-VALUES (%(request_id)s, %(title)s, %(owner)s, %(due)s)
+INSERT INTO pgwarden.ccb_action_item (request_id, title, owner, due, measure)
+VALUES (%(request_id)s, %(title)s, %(owner)s, %(due)s, %(measure)s)
 RETURNING *;
 
 -- name: finish_action

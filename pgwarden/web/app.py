@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pgwarden.config import Settings
 from pgwarden.errors import PgwardenError
-from pgwarden.web import alerts_api, api, ingest
+from pgwarden.web import alerts_api, api, ingest, ingest_measures
 from pgwarden.web.auth import TokenGate, TokenGuard
 from pgwarden.web.context import Context
 from pgwarden.web.fleet import Fleet, TargetDispatch
@@ -119,6 +119,7 @@ def _assemble(
     for view in ROUTERS:
         app.include_router(view(ctx), dependencies=[guard])
     app.include_router(ingest.router(ctx), dependencies=[guard])
+    app.include_router(ingest_measures.router(ctx), dependencies=[guard])
     app.include_router(alerts_api.router(ctx), dependencies=[guard])
     app.include_router(api.metrics_router(ctx), dependencies=_deps(
         guard, gate.anonymous_metrics))  # fmt: skip

@@ -1,24 +1,28 @@
-"""``/api/ingest/*``: slow queries, pool and cache counters reported by applications.
+"""``/api/ingest/*``: slow queries, pool and cache counters, calls and errors
+reported by applications.
 
 Pool and cache reports are kept in the repository (latest per ``source``), where the
 ``connection_utilisation`` rule reads them; see :mod:`pgwarden.alerts.app_reports`.
+Calls and errors by class are counts since the application's previous report, added
+to the minute they arrive in (:mod:`pgwarden.slowlog.failures`).
 A body is at most ``dashboard.max_body_bytes`` (:mod:`pgwarden.web.limits`); each
 slow query record is judged alone (:mod:`pgwarden.slowlog.application`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from pgwarden.alerts import app_reports
 from pgwarden.observe.analysis import ratio
-from pgwarden.slowlog import ensure_target, ingest_application_reports
+from pgwarden.slowlog import ensure_target, failures, ingest_application_reports
 from pgwarden.slowlog.application import TooManyRecords, read_lines
 from pgwarden.slowlog.severity import Thresholds
 from pgwarden.web.limits import Int32Count, Int64Count, Name
@@ -38,15 +42,61 @@ class CacheCounters(BaseModel):
     source: Name = SOURCE
 
 
-class AppMetrics(BaseModel):
-    """A connection pool's state and, optionally, the application cache's counters."""
+def _error_class(key: str) -> str:
+    failures.reported_class(key)  # ValueError: 422
+    return key
 
-    pool_size: Int32Count = Field(description="Connections the pool may hold (max).")
-    in_use: Int32Count = Field(description="Connections lent out right now.")
+
+#: an error class (``serialization_failure``, ``other_42``…) or a SQLSTATE
+ErrorClass = Annotated[str, Field(min_length=1, max_length=64),
+                       AfterValidator(_error_class)]  # fmt: skip
+
+
+class AppMetrics(BaseModel):
+    """A connection pool's state, the application cache's counters, and the calls
+    and errors by class since the previous report: any of them, at least one."""
+
+    pool_size: Int32Count | None = Field(
+        None, description="Connections the pool may hold (max); with in_use."
+    )
+    in_use: Int32Count | None = Field(
+        None, description="Connections lent out right now; with pool_size."
+    )
     waiting: Int32Count = Field(0, description="Requests waiting for a connection.")
     cache_hits: Int64Count | None = None
     cache_misses: Int64Count | None = None
+    calls: Int64Count | None = Field(
+        None, description="Statements run since the previous report, failed included."
+    )
+    errors: dict[ErrorClass, Int32Count] = Field(
+        default_factory=dict,
+        max_length=failures.MAX_REPORT_CLASSES,
+        description="Errors since the previous report by class (a pgwarden class "
+        "name such as serialization_failure, or a SQLSTATE such as 40001).",
+    )
     source: Name = SOURCE
+
+    @field_validator("errors")
+    @classmethod
+    def _classes(cls, errors: dict[str, int]) -> dict[str, int]:
+        """The counts by pgwarden class (a SQLSTATE and its class name add up)."""
+        found: Counter[str] = Counter()
+        for key, n in errors.items():
+            found[failures.reported_class(key)] += n
+        return dict(found)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Self:
+        if (self.pool_size is None) != (self.in_use is None):
+            raise ValueError("pool_size and in_use go together")
+        if (
+            self.pool_size is None
+            and self.calls is None
+            and not self.errors
+            and (self.cache_hits is None or self.cache_misses is None)
+        ):
+            raise ValueError("report a pool, cache counters, calls or errors")
+        return self
 
 
 def router(ctx: Context) -> APIRouter:
@@ -74,22 +124,42 @@ def router(ctx: Context) -> APIRouter:
 
     @routes.post("/app-metrics")
     def app_metrics(report: AppMetrics) -> dict[str, Any]:
-        """Pool size, connections in use and waiting (and cache counters if given)."""
+        """Pool size, connections in use and waiting, cache counters, and calls and
+        errors by class since the previous report (any of them)."""
         now = datetime.now(UTC)
         with ctx.repository() as conn, conn.transaction():
             target_id = ensure_target(conn, ctx.target_name)
-            app_reports.record_pool(
-                conn, target_id, report.source, report.pool_size, report.in_use,
-                report.waiting, now,
-            )  # fmt: skip
-            if report.cache_hits is not None and report.cache_misses is not None:
-                _cache(ctx, conn, target_id, report.source, report.cache_hits,
-                       report.cache_misses, now)  # fmt: skip
-        pool = app_reports.pool_utilisation(report.in_use, report.pool_size)
+            _report(ctx, conn, target_id, report, now)
+        pool = None
+        if report.pool_size is not None and report.in_use is not None:
+            pool = app_reports.pool_utilisation(report.in_use, report.pool_size)
+        errors = sum(report.errors.values())
         return {"source": report.source, "pool_utilisation": pool,
-                "application_cache_hit_ratio": ctx.app_cache_ratio}  # fmt: skip
+                "application_cache_hit_ratio": ctx.app_cache_ratio,
+                "calls": report.calls, "errors": errors}  # fmt: skip
 
     return routes
+
+
+def _report(
+    ctx: Context,
+    conn: psycopg.Connection[Any],
+    target_id: int,
+    report: AppMetrics,
+    now: datetime,
+) -> None:
+    if report.pool_size is not None and report.in_use is not None:
+        app_reports.record_pool(
+            conn, target_id, report.source, report.pool_size, report.in_use,
+            report.waiting, now,
+        )  # fmt: skip
+    if report.cache_hits is not None and report.cache_misses is not None:
+        _cache(ctx, conn, target_id, report.source, report.cache_hits,
+               report.cache_misses, now)  # fmt: skip
+    if report.calls is not None or report.errors:
+        failures.record_report(
+            conn, target_id, report.source, now, report.calls, report.errors
+        )
 
 
 def _cache(

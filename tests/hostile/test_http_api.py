@@ -45,6 +45,7 @@ POSTS = {
     "/api/ingest/app-metrics": {"pool_size": 10, "in_use": 2},
     "/api/ingest/app-cache": {"hits": 1, "misses": 1},
     "/api/ingest/slow-queries": {"ts": 0, "query": "SELECT 1", "duration_ms": 200},
+    "/api/ingest/measures": [{"name": "csat", "value": 4}],
 }
 
 

@@ -151,7 +151,7 @@ def test_metrics_scrape_carries_every_metric_the_exported_rules_use(
     client = TestClient(create_app(settings, primary.dsn(), "scrape", TOKEN,
                                    target_dsn=primary.dsn()))  # fmt: skip
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    report = {"pool_size": 10, "in_use": 3}
+    report = {"pool_size": 10, "in_use": 3, "calls": 10}
     assert client.post("/api/ingest/app-metrics", json=report).status_code == 401
     assert client.post("/api/ingest/app-metrics", json=report, headers=auth).json()[
         "pool_utilisation"

@@ -294,21 +294,17 @@ def add_action(
     by: str,
     *,
     key: str | None = None,
+    measure: str | None = None,
 ) -> dict[str, Any]:
+    """An action item; ``measure``: the business measure it should move (the
+    reviews show its figure next to the item)."""
+    params = {"request_id": request_id, "title": title, "owner": owner, "due": due}
+    payload = {"title": title, "owner": owner, "due": due.isoformat()}
+    if measure is not None:
+        payload["measure"] = measure
     with conn.transaction():
-        row = rows(
-            conn,
-            "insert_action",
-            {"request_id": request_id, "title": title, "owner": owner, "due": due},
-        )[0]
-        append(
-            conn,
-            request_id,
-            "action",
-            by,
-            {"id": row["id"], "title": title, "owner": owner, "due": due.isoformat()},
-            key=key,
-        )
+        row = rows(conn, "insert_action", params | {"measure": measure})[0]
+        append(conn, request_id, "action", by, {"id": row["id"], **payload}, key=key)
     return row
 
 

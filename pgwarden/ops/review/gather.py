@@ -12,7 +12,15 @@ import psycopg
 
 from pgwarden import pg
 from pgwarden.config import Settings
-from pgwarden.errors import TargetError
+from pgwarden.errors import PgwardenError, TargetError
+from pgwarden.ops.review import measures as review_measures
+from pgwarden.ops.review.business import (
+    QUERIES,
+    Computed,
+    check_query,
+    one_number,
+    previous_span,
+)
 from pgwarden.ops.review.latency import MeanBin
 from pgwarden.ops.review.store import rows
 
@@ -39,6 +47,15 @@ class Facts:
     actions: list[dict[str, Any]] = field(default_factory=list)
     indexes: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: business measures' readings of the period and of the one before it
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    previous_measures: list[dict[str, Any]] = field(default_factory=list)
+    #: adoption figures computed by the configured queries (by measure name)
+    computed: dict[str, Computed] = field(default_factory=dict)
+    #: error rates (the read of pgwarden.observe) of the period and the one before
+    error_rates: dict[str, Any] | None = None
+    previous_error_rates: dict[str, Any] | None = None
+    error_rates_reason: str | None = None
 
 
 def repository(
@@ -75,7 +92,80 @@ def repository(
         alerts=rows(repo, "alerts", span),
         deployments=board.deployments(repo, start),
         actions=board.open_actions(repo),
+        **outcomes(repo, target_id, start, end),
     )
+
+
+def outcomes(
+    repo: psycopg.Connection[Any], target_id: int, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """Business measures' readings and error rates of the period and the one
+    before it; error rates the repository cannot give are a reason, not zeros."""
+    from pgwarden.observe.errors import error_rates
+
+    before, _ = previous_span(start, end)
+    found = review_measures.readings(repo, target_id, before, end)
+    out: dict[str, Any] = {
+        "measures": [r for r in found if r["recorded_at"] >= start],
+        "previous_measures": [r for r in found if r["recorded_at"] < start],
+    }
+    try:
+        out["error_rates"] = error_rates(repo, target_id, start, end).as_dict()
+        out["previous_error_rates"] = error_rates(
+            repo, target_id, before, start
+        ).as_dict()
+    except PgwardenError as exc:
+        out["error_rates_reason"] = f"error rates not read: {exc}"
+    return out
+
+
+def adoption(
+    target: psycopg.Connection[Any] | None,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    failed: str | None = None,
+) -> dict[str, Computed]:
+    """Run each configured adoption query for the period and the one before it,
+    read-only under the statement timeout; a failure is its reason."""
+    found = {}
+    for name, setting in QUERIES.items():
+        text = getattr(settings.reviews, setting.split(".")[1])
+        if not text:
+            continue
+        if target is None:
+            found[name] = Computed(error=failed or "the target was not read")
+            continue
+        try:
+            check_query(setting, text)
+            before, _ = previous_span(start, end)
+            found[name] = Computed(
+                _run_query(target, text, start, end, settings),
+                _run_query(target, text, before, start, settings),
+            )
+        except (PgwardenError, psycopg.Error) as exc:
+            found[name] = Computed(error=_first_line(exc))
+    return found
+
+
+def _run_query(
+    target: psycopg.Connection[Any],
+    text: str,
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+) -> float:
+    timeout = str(int(settings.statement_timeout_ms or 5000))
+    with target.transaction(), target.cursor() as cur:
+        cur.execute(pg.query("measures", "read_only"))
+        cur.execute(pg.query("measures", "local_timeout"), {"ms": timeout})
+        cur.execute(text, {"start": start, "end": end})
+        return one_number(cur.fetchall() if cur.description else [])
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def spread(target: psycopg.Connection[Any]) -> dict[int, float]:
@@ -128,6 +218,7 @@ def from_target(
     target_id: int,
     end: datetime,
     settings: Settings,
+    start: datetime | None = None,
 ) -> Facts:
     """Add what only the target knows; a target that does not answer is a note."""
     try:
@@ -139,8 +230,12 @@ def from_target(
             f"target not read ({exc}): latency spread assumed, "
             "unused-index share unknown"
         )
+        if start is not None:
+            facts.computed = adoption(None, settings, start, end, "target not read")
         return facts
     with conn:
+        if start is not None:
+            facts.computed = adoption(conn, settings, start, end)
         try:
             facts.spread = spread(conn)
         except TargetError as exc:

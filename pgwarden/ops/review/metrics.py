@@ -161,12 +161,14 @@ def actions(
                 "owner": a["owner"],
                 "due": a["due"].isoformat(),
                 "overdue": a["due"] < end_day,
+                "measure": a.get("measure"),
             }
             for a in open_items[:30]
         ],
         "method": (
             "Action items of the change control board still open when the review "
-            "was generated, carried over; overdue when due before the period ended."
+            "was generated, carried over; overdue when due before the period ended. "
+            "An item that follows a measure shows its figure and trend."
         ),
     }
 

@@ -10,8 +10,10 @@ from typing import Any
 
 from pgwarden.config import Settings
 from pgwarden.ops.ccb import agenda, dora
+from pgwarden.ops.review import business as review_business
 from pgwarden.ops.review import latency as review_latency
 from pgwarden.ops.review import metrics as review_metrics
+from pgwarden.ops.review import outcomes as review_outcomes
 from pgwarden.ops.review import uptime as review_uptime
 from pgwarden.ops.review.gather import Facts
 from pgwarden.ops.review.schedule import ReviewPeriod
@@ -81,12 +83,31 @@ def build(
         "changes": review_metrics.changes(changes.as_dict()),
         "errors": db["errors"],
         "actions": review_metrics.actions(facts.actions, period.end),
+        "measures": outcomes(facts, period),
         "notes": list(facts.notes),
     }
+    review_business.link_actions(report["actions"], report["measures"])
+    report["notes"] += [
+        f"{f['label']}: {f['note']}"
+        for f in review_business.figures_by_name(report["measures"]).values()
+        if f["note"]
+    ]
     report["objectives"] = objectives(report, settings)
     report["trend"] = review_metrics.trend(report, previous)
     report["summary"] = {"line": summary_line(report)}
     return report
+
+
+def outcomes(facts: Facts, period: ReviewPeriod) -> dict[str, Any]:
+    """Error rates, adoption, satisfaction and support against the period before."""
+    before, _ = review_business.previous_span(period.start, period.end)
+    errors = review_business.error_figure(
+        facts.error_rates, facts.previous_error_rates, facts.error_rates_reason
+    )
+    span = {"start": before.isoformat(), "end": period.start.isoformat()}
+    return review_business.section(
+        facts.measures, facts.previous_measures, facts.computed, errors, span
+    )
 
 
 def objectives(report: Mapping[str, Any], settings: Settings) -> list[dict[str, Any]]:
@@ -171,7 +192,11 @@ def _fmt(value: Any) -> str:
 def render(report: dict[str, Any], fmt: str) -> str:
     """The review as ``md``, ``html`` or ``json`` text."""
     env = stored.templates(num=_fmt, pct=_pct, yesno=_yesno)
-    return stored.render_with(env, TEMPLATE, report, fmt)
+    text = stored.render_with(env, TEMPLATE, report, fmt)
+    if fmt == "html":
+        env = stored.templates()
+        env.autoescape = True  # the section is rendered from a string
+    return review_outcomes.place(text, report, fmt, env)
 
 
 def _yesno(value: Any) -> str:

@@ -200,8 +200,9 @@ class _Job:
             review_report.slo_ms(settings), settings.slow_queries.warning_ms,
         )  # fmt: skip
         facts = review_gather.from_target(
-            facts, self.target_dsn, repo, target_id, period.end, settings
-        )
+            facts, self.target_dsn, repo, target_id, period.end, settings,
+            period.start,
+        )  # fmt: skip
         previous = review_store.previous(repo, target_id, period.start)
         first = review_store.generated(repo, target_id).get(review_schedule.key(period))
         report = review_report.build(

@@ -22,10 +22,13 @@ from fastapi import APIRouter, HTTPException, Response
 
 from pgwarden import pg
 from pgwarden.advise.health import report as health_report
+from pgwarden.alerts import rules as alert_rules
 from pgwarden.alerts import store as alert_store
+from pgwarden.alerts.facts import ERRORS, Facts
 from pgwarden.errors import PgwardenError
 from pgwarden.maintain import Window
 from pgwarden.observe import performance_metrics
+from pgwarden.observe.errors import error_rates
 from pgwarden.ops.ccb import board
 from pgwarden.ops.oncall import from_settings, now_on_call
 from pgwarden.ops.review import NoLaunchDate
@@ -41,6 +44,7 @@ from pgwarden.plan import (
     project_capacity,
 )
 from pgwarden.reports import human_bytes
+from pgwarden.slowlog.severity import Thresholds
 from pgwarden.web.views import capacity, maintenance
 
 if TYPE_CHECKING:
@@ -195,6 +199,33 @@ def cache_hit(r: Reading) -> Figure:
     objective = r.settings.slo.cache_hit_pct
     return Figure(ratio, f"{ratio * 100:.1f} %", _warn(ratio * 100 < objective),
                   f"objective: above {objective:g} %")  # fmt: skip
+
+
+def error_rate(r: Reading) -> Figure:
+    """``pgwarden metrics``: errors per minute over the alert window and their share
+    of calls; its status is the ``error_rate`` rule's verdict on them."""
+    window = r.settings.alerts.error_rate_window_minutes
+    since = r.now - timedelta(minutes=window)
+    rates = error_rates(r.repo, r.known_id(), since, r.now)
+    if not rates.recorded or rates.per_minute is None:
+        return unknown(
+            "not recorded: no server log read, no application reports",
+            "docs/runbooks/error_rate.md says how to record them",
+        )
+    facts = Facts(now=r.now, target=r.ctx.target_name,
+                  sources=frozenset({ERRORS}), error_rates=rates)  # fmt: skip
+    found = alert_rules.error_rate(facts, r.settings.alerts, Thresholds())
+    status: Status = "ok"
+    if found:
+        status = "critical" if found[0].severity != "warning" else "warning"
+    share = (
+        "calls not recorded"
+        if rates.share is None
+        else f"{100 * rates.share:.2f} % of {rates.calls} calls"
+    )
+    classes = ", ".join(f"{k} {n}" for k, n in rates.by_class.items()) or "no errors"
+    return Figure(rates.per_minute, f"{rates.per_minute:.2f} / min ({share})",
+                  status, f"last {window:g} min: {classes}")  # fmt: skip
 
 
 def _first_note(m: dict[str, Any], otherwise: str) -> str:
@@ -378,6 +409,7 @@ TRACKS = (
         Item("firing alerts", "/alerts", firing_alerts),
         Item("query latency (last hour)", "/queries", latency_objective),
         Item("cache hit ratio", "/", cache_hit),
+        Item("errors per minute", "/", error_rate),
     )),
     Track(2, "Index and query lifecycle", "/maintenance", (
         Item("maintenance operations due", "/maintenance", maintenance_due),

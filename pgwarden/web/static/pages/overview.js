@@ -28,6 +28,18 @@
     $("updated").textContent = "updated " + new Date(m.generated_at).toLocaleTimeString();
   }
 
+  /* The error rate card: the health summary's "errors per minute" item (the
+     figure pgwarden metrics prints), its classes on hover. */
+  function renderErrors(h) {
+    const items = (h ? h.tracks || [] : []).flatMap((t) => t.items || []);
+    const item = items.find((i) => i.label === "errors per minute");
+    if (!item) return;
+    const shown = card("errors / min", fmt(item.value, 2), "errors-card");
+    shown.title = [item.display, item.note].filter(Boolean).join("; ");
+    shown.dataset.status = item.status || "ok";
+    $("cards").append(shown);
+  }
+
   function renderCharts(ts, range) {
     const c = ts ? ts.charts : {};
     const view = viewOf(ts, range);
@@ -242,6 +254,7 @@
     pw.lastMetrics = m;
     renderCards(m);
     renderHealth(health);
+    renderErrors(health);
     renderCharts(ts, range);
     renderTables(m);
     await renderTop();
