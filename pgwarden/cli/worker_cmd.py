@@ -177,7 +177,9 @@ def defer(
     if group is not None and not every:
         raise ConfigurationError("--group goes with --fleet")
     if every and (rt.settings.dsn is not None or rt.target is not None):
-        raise ConfigurationError("--fleet queues for the registry: drop --dsn/--target")
+        raise ConfigurationError(
+            "--fleet queues for the registry: drop --dsn, --target and PGWARDEN_DSN"
+        )
     plans: list[tuple[str, Route | None]]
     with pg.connect(rt.repository_dsn()) as repo:
         if every:

@@ -224,8 +224,8 @@ def error_rate(r: Reading) -> Figure:
         else f"{100 * rates.share:.2f} % of {rates.calls} calls"
     )
     classes = ", ".join(f"{k} {n}" for k, n in rates.by_class.items()) or "no errors"
-    return Figure(rates.per_minute, f"{rates.per_minute:.2f} / min ({share})",
-                  status, f"last {window:g} min: {classes}")  # fmt: skip
+    return Figure(rates.per_minute, f"{rates.per_minute:.2f} / min", status,
+                  f"{share}; last {window:g} min: {classes}")  # fmt: skip
 
 
 def _first_note(m: dict[str, Any], otherwise: str) -> str:
