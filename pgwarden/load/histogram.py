@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -66,9 +67,18 @@ class Histogram:
         return int(self._h.get_total_count())
 
     def percentile_ms(self, pct: float) -> float:
-        if not self.count:
+        """The nearest-rank percentile: the highest equivalent value of the bucket
+        holding the ``ceil(pct % of count)``-th sample. (HdrHistogram rounds that
+        rank, so a merged histogram's percentile could fall outside its parts'.)"""
+        count = self.count
+        if not count:
             return 0.0
-        return float(self._h.get_value_at_percentile(pct)) / 1000
+        rank = max(1, math.ceil(round(min(pct, 100.0) * count / 100, 9)))
+        for step in self._h.get_recorded_iterator():
+            if step.total_count_to_this_value >= rank:
+                value = self._h.get_highest_equivalent_value(step.value_iterated_to)
+                return float(value) / 1000
+        return self.max_ms()
 
     def max_ms(self) -> float:
         return float(self._h.get_max_value()) / 1000 if self.count else 0.0

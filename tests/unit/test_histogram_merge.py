@@ -46,6 +46,28 @@ def test_the_merge_of_split_samples_is_the_histogram_of_all(
     assert merged.max_ms() == whole.max_ms()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(LOWEST_US, 10_000_000), min_size=1,
+                         max_size=60), min_size=2, max_size=4),
+       st.sampled_from([50.0, 90.0, 95.0, 99.0, 99.9]))  # fmt: skip
+def test_a_merged_percentile_lies_between_its_parts(
+    parts: list[list[int]], pct: float
+) -> None:
+    found = [_of(part, DIGITS) for part in parts]
+    merged = Histogram()
+    for one in found:
+        merged.add(one)
+    shown = [one.percentile_ms(pct) for one in found]
+    assert min(shown) <= merged.percentile_ms(pct) <= max(shown)
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    made = _of([1000, 2000, 3000, 4000], DIGITS)  # ranks 1..4 at 25 % steps
+    assert made.percentile_ms(50) == pytest.approx(2.0, abs=0.002)
+    assert made.percentile_ms(50.1) == pytest.approx(3.0, abs=0.003)
+    assert made.percentile_ms(100) == made.max_ms()
+
+
 def _wrap(payload: bytes, *, cookie: int = 0x1C849314) -> bytes:
     compressed = zlib.compress(payload)
     return base64.b64encode(struct.pack(">II", cookie, len(compressed)) + compressed)
