@@ -67,10 +67,6 @@ class ColumnStats:
         ]
 
 
-#: PostgreSQL's page size (the default build's; pages are counted from bytes)
-BLOCK_BYTES = 8192
-
-
 @dataclass(frozen=True)
 class TableStats:
     oid: int
@@ -88,12 +84,6 @@ class TableStats:
 
     @property
     def rows(self) -> float:
-        """The planner's estimate: the analysed rows per page times the pages the
-        table has now; the live-row counter only for a table never analysed (it
-        can count a bulk load twice when ANALYZE ran before the loading session
-        flushed its counters)."""
-        if self.reltuples > 0 and self.relpages > 0 and self.size_bytes > 0:
-            return self.reltuples / self.relpages * (self.size_bytes / BLOCK_BYTES)
         return max(self.reltuples, float(self.live_rows), 0.0)
 
     def column(self, name: str) -> ColumnStats:
