@@ -96,11 +96,12 @@ def test_the_fast_path_measures_what_the_psycopg_path_measures(
     assert set(fast["errors"]["by_class"]) == set(slow["errors"]["by_class"])
     # a DSN keyword asyncpg does not take: psycopg runs it, and the report says why
     dsn = f"{demo_dsn} options='-c work_mem=8MB'"
-    spec = LoadSpec(dsn, scenario, users=2, duration_s=0.5, warmup_s=0.1, think_ms=0)
+    spec = LoadSpec(dsn, scenario, users=2, duration_s=0.5, warmup_s=0.1, think_ms=0,
+                    seed=5, statement_timeout_ms=50)  # fmt: skip
     report = build_report(run_load(spec), "test")
     gen = report["generator"]
     assert gen["driver"] == "psycopg" and "'options'" in gen["driver_note"]
-    assert report["actions"]["label"]["count"] > 0
+    assert report["overall"]["count"] > 0  # which actions ran depends on the pace
     password = conninfo_to_dict(demo_dsn)["password"]
     assert password and password not in json.dumps(report)
 
