@@ -27,7 +27,7 @@ from pgwarden.alerts import store as alert_store
 from pgwarden.alerts.facts import ERRORS, Facts
 from pgwarden.errors import PgwardenError
 from pgwarden.maintain import Window
-from pgwarden.observe import performance_metrics
+from pgwarden.observe import PerformanceMetrics, performance_metrics
 from pgwarden.observe.errors import error_rates
 from pgwarden.ops.ccb import board
 from pgwarden.ops.oncall import from_settings, now_on_call
@@ -122,13 +122,18 @@ class Reading:
         return self.target
 
     @cached_property
-    def metrics(self) -> dict[str, Any]:
-        """As ``/api/admin/performance-metrics`` and ``pgwarden metrics`` print them."""
+    def performance(self) -> PerformanceMetrics:
+        """``performance_metrics`` of the target, read once per answer."""
         return performance_metrics(
             self.repo, self.target_id, self.now, self.settings,
             target_name=self.ctx.target_name, target_conn=self.target,
             app_cache_ratio=self.ctx.app_cache_ratio, cache=self.ctx.hours,
-        ).as_dict()  # fmt: skip
+        )  # fmt: skip
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        """As ``/api/admin/performance-metrics`` and ``pgwarden metrics`` print them."""
+        return self.performance.as_dict()
 
     @cached_property
     def baseline(self) -> Baseline:
@@ -205,8 +210,11 @@ def error_rate(r: Reading) -> Figure:
     """``pgwarden metrics``: errors per minute over the alert window and their share
     of calls; its status is the ``error_rate`` rule's verdict on them."""
     window = r.settings.alerts.error_rate_window_minutes
-    since = r.now - timedelta(minutes=window)
-    rates = error_rates(r.repo, r.known_id(), since, r.now)
+    target_id = r.known_id()
+    rates = r.performance.error_rates  # None only when the repository cannot say
+    if rates is None:
+        since = r.now - timedelta(minutes=window)
+        rates = error_rates(r.repo, target_id, since, r.now)  # raises why
     if not rates.recorded or rates.per_minute is None:
         return unknown(
             "not recorded: no server log read, no application reports",
